@@ -22,10 +22,12 @@ __all__ = [
     "LEVELS",
     "TOPIC_PREFIX",
     "ancestors",
+    "cells",
     "is_under",
     "parse_topic",
     "subscription",
     "topic_for",
+    "unit_of",
     "validate_path",
 ]
 
@@ -76,6 +78,16 @@ def ancestors(path: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
+def cells(paths: list[str], root: str | None = None) -> list[str]:
+    """The work units among ``paths`` (those with nothing below them), optionally under ``root``.
+
+    >>> cells(["acme", "acme/p1/a/l1/m1", "acme/p1/a/l1-b", "acme/p1/a/l1"], "acme/p1")
+    ['acme/p1/a/l1-b', 'acme/p1/a/l1/m1']
+    """
+    above = {parent for path in paths for parent in ancestors(path)}
+    return sorted(path for path in set(paths) - above if root is None or is_under(path, root))
+
+
 def is_under(path: str, root: str) -> bool:
     """True when ``path`` is ``root`` or lies below it in the tree.
 
@@ -83,3 +95,38 @@ def is_under(path: str, root: str) -> bool:
     (True, False)
     """
     return path == root or path.startswith(root + "/")
+
+
+# Tag names end in their unit (``spindle_temp_c``, ``power_kw``): the suffix names it.
+_UNIT_SUFFIXES = (
+    ("_mm_s", "mm/s"),
+    ("_kwh", "kWh"),
+    ("_kw", "kW"),
+    ("_rpm", "rpm"),
+    ("_spm", "strokes/min"),
+    ("_ppm", "packs/min"),
+    ("_nm", "N·m"),
+    ("_kn", "kN"),
+    ("_bar", "bar"),
+    ("_pct", "%"),
+    ("_min", "min"),
+    ("_s", "s"),
+    ("_c", "°C"),
+    ("_k", "K"),
+    ("_hz", "Hz"),
+    ("_a", "A"),
+    ("_v", "V"),
+    ("_n", "N"),
+)
+
+
+def unit_of(tag: str) -> str | None:
+    """The engineering unit a tag name's suffix declares, or None.
+
+    >>> unit_of("spindle_temp_c"), unit_of("vibration_rms_mm_s"), unit_of("mode")
+    ('°C', 'mm/s', None)
+    """
+    for suffix, unit in _UNIT_SUFFIXES:
+        if tag.endswith(suffix):
+            return unit
+    return None

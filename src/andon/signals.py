@@ -15,7 +15,9 @@ State codes follow a two-level taxonomy (category = ``code // 10000``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "Rejected",
     "Sample",
     "StateChange",
+    "parse_ts",
     "state_category",
     "state_code",
 ]
@@ -65,6 +68,50 @@ def state_category(code: int) -> int:
     return code // 10000 * 10000
 
 
+_MIN_TS_MS = 946_684_800_000  # 2000-01-01: older stamps are clock faults, not data
+_MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+
+
+def parse_ts(value: object) -> int:
+    """Epoch milliseconds UTC from epoch ms (int/float) or an ISO-8601 string.
+
+    Naive ISO strings are taken as UTC. Raises ``ValueError`` with a readable reason.
+
+    >>> parse_ts(1763700000123)
+    1763700000123
+    >>> parse_ts("2025-11-21T04:40:00.123Z")
+    1763700000123
+    >>> parse_ts("2025-11-21T05:40:00.123+01:00")
+    1763700000123
+    """
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be epoch milliseconds or ISO-8601, not a boolean")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError("timestamp is not finite")
+        ms = int(value)
+    elif isinstance(value, str):
+        ms = _parse_iso(value)
+    else:
+        raise ValueError(f"timestamp must be epoch ms or ISO-8601, not {type(value).__name__}")
+    if not _MIN_TS_MS <= ms < _MAX_TS_MS:
+        raise ValueError(f"timestamp {value!r} is outside 2000..2100 (epoch ms expected)")
+    return ms
+
+
+def _parse_iso(text: str) -> int:
+    stripped = text.strip()
+    if stripped.lstrip("-").isdigit():
+        return int(stripped)
+    try:
+        moment = datetime.fromisoformat(stripped)
+    except ValueError as exc:
+        raise ValueError(f"timestamp {text!r} is not ISO-8601") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One value of one tag at one instant."""
@@ -73,6 +120,7 @@ class Sample:
     tag: str
     ts_ms: int
     value: float
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,54 @@
+"""One place that turns errors into structured JSON: ``{"error": {"type", "message"}}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from andon.errors import AndonError, HistorianUnavailable, InvalidRequest, NotFound
+
+__all__ = ["install_error_handlers"]
+
+# Looked up along the exception's MRO, most specific first.
+_STATUS: dict[type[AndonError], int] = {
+    NotFound: 404,
+    InvalidRequest: 400,
+    HistorianUnavailable: 503,
+    AndonError: 500,
+}
+
+
+def _status_of(exc: AndonError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 500
+
+
+def _body(kind: str, message: str, status: int, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status)
+
+
+async def _andon_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AndonError)
+    return _body(type(exc).__name__, str(exc), _status_of(exc))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in exc.errors()]
+    return _body("ValidationError", "the request is invalid", 422, details=details)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return _body("HTTPError", str(exc.detail), exc.status_code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(AndonError, _andon_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

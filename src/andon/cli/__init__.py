@@ -1,0 +1,204 @@
+"""The ``andon`` command: demo, serve, sim, oee."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from andon import __version__, mes, sim
+from andon.cli.demo import DemoOptions, run_demo
+from andon.cli.runtime import ApiServer
+from andon.config import Settings, broker_address
+from andon.errors import AndonError
+from andon.historian import DuckDBHistorian
+from andon.signals import parse_ts
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="andon",
+    help="andon: an open-source MES with built-in manufacturing AI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_console = Console()
+_err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        _console.print(f"andon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log at INFO level")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=_err, show_path=False)],
+    )
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None, typer.Option(help="seconds to run; default until Ctrl-C")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    backfill: Annotated[
+        float, typer.Option(help="hours of history to generate first, through ingestion")
+    ] = 0.0,
+    db: Annotated[Path, typer.Option(help="DuckDB file")] = Path("data/demo.duckdb"),
+    seed: Annotated[int, typer.Option(help="random seed of the virtual factory")] = 42,
+    port: Annotated[int, typer.Option(help="HTTP port of the API and dashboard")] = 8000,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="port of the embedded broker; default a free one")
+    ] = None,
+    broker: Annotated[
+        str | None, typer.Option(help="external broker mqtt://host:port instead of embedded")
+    ] = None,
+    scenario: Annotated[str, typer.Option(help="scenario name or YAML file")] = "demo",
+) -> None:
+    """Run the whole plant: broker, virtual factory, ingestion, historian, API, dashboard."""
+    options = DemoOptions(
+        db=db,
+        port=port,
+        duration=duration,
+        speed=speed,
+        backfill_h=backfill,
+        seed=seed,
+        scenario=scenario,
+        broker=broker,
+        mqtt_port=mqtt_port,
+    )
+    _guarded(lambda: run_demo(options, _console))
+
+
+@app.command()
+def serve(
+    db: Annotated[Path, typer.Option(help="DuckDB file")] = Path("data/andon.duckdb"),
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+) -> None:
+    """Serve the API and dashboard over an existing historian until Ctrl-C."""
+
+    def _serve() -> None:
+        settings = Settings(db=str(db), http_host=host, http_port=port)
+        historian = DuckDBHistorian(db)
+        server = ApiServer(settings, historian)
+        try:
+            server.start()
+            _console.print(f"serving {db} on {server.url}  (Ctrl-C stops)")
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+            historian.close()
+
+    _guarded(_serve)
+
+
+@app.command("sim")
+def simulate(
+    broker: Annotated[str, typer.Option(help="broker mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+    scenario: Annotated[str, typer.Option(help="scenario name or YAML file")] = "demo",
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    seed: Annotated[int, typer.Option(help="random seed")] = 42,
+    duration: Annotated[
+        float | None, typer.Option(help="simulated seconds to run; default forever")
+    ] = None,
+) -> None:
+    """Run the virtual factory, publishing on the unified namespace of a broker."""
+
+    def _simulate() -> None:
+        host, mqtt_port = broker_address(broker)
+        factory = sim.Factory(sim.load_scenario(scenario), seed, int(time.time()) * 1000)
+        until = None if duration is None else factory.now_ms + int(duration * 1000)
+        _console.print(f"{len(factory.machines)} machines publishing to {broker}  (Ctrl-C stops)")
+        publisher = sim.MqttPublisher(host, mqtt_port, client_id=f"andon-sim-{seed}")
+        with publisher, contextlib.suppress(KeyboardInterrupt):
+            sim.run(factory, publisher, until_ms=until, speed=speed)
+
+    _guarded(_simulate)
+
+
+@app.command()
+def oee(
+    asset: Annotated[str, typer.Option(help="machine path, or a line/area/site to roll up")],
+    start: Annotated[str, typer.Option("--from", help="window start, ISO-8601 or epoch ms")],
+    end: Annotated[str, typer.Option("--to", help="window end, ISO-8601 or epoch ms")],
+    db: Annotated[Path, typer.Option(help="DuckDB file")] = Path("data/andon.duckdb"),
+    ideal_cycle_time: Annotated[
+        float | None, typer.Option(help="seconds per part; overrides the configured one")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON (as the API does)")] = False,
+) -> None:
+    """OEE of an asset over a window per ISO 22400-2 (same numbers as /api/v1/oee)."""
+
+    def _oee() -> None:
+        start_ms, end_ms = _parse_time(start, "--from"), _parse_time(end, "--to")
+        if not db.exists():
+            raise AndonError(f"no historian at {db}")
+        historian = DuckDBHistorian(db, read_only=True)
+        try:
+            result = mes.oee_for_asset(
+                historian, asset, start_ms, end_ms, ideal_cycle_time_s=ideal_cycle_time
+            )
+        finally:
+            historian.close()
+        if as_json:
+            _console.print_json(orjson.dumps(result.to_dict()).decode())
+        else:
+            _console.print(_oee_table(result))
+
+    _guarded(_oee)
+
+
+def _parse_time(value: str, option: str) -> int:
+    try:
+        return parse_ts(value)
+    except ValueError as exc:
+        raise AndonError(f"{option}: {exc}") from exc
+
+
+def _oee_table(result: mes.OeeResult) -> Table:
+    table = Table(title=f"OEE {result.asset}", show_header=False)
+    ratios = (result.availability, result.performance, result.quality, result.oee)
+    for key, ratio in zip(("availability", "performance", "quality", "oee"), ratios, strict=True):
+        table.add_row(key, "—" if ratio is None else f"{ratio * 100:.1f} %")
+    for key in ("pot_s", "pbt_s", "apt_s", "downtime_s", "produced", "good", "scrap", "stops"):
+        table.add_row(key, str(getattr(result, key)))
+    return table
+
+
+def _guarded(action: Callable[[], None]) -> None:
+    """Run ``action``; andon's own errors print one clear line and exit 1, not a traceback."""
+    try:
+        action()
+    except AndonError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def main() -> None:
+    """Entry point of the ``andon`` console script."""
+    app()

@@ -1,0 +1,201 @@
+"""``andon demo``: broker, virtual factory, ingestion, historian, API and dashboard at once."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from andon import sim
+from andon.broker import EmbeddedBroker
+from andon.cli.runtime import ApiServer, PlantPulse, RateMeter
+from andon.config import Settings, broker_address
+from andon.connect import MqttSource, MqttSubscription
+from andon.historian import AssetInfo, DuckDBHistorian
+from andon.ingest import Pipeline
+
+__all__ = ["DemoOptions", "run_demo"]
+
+_HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """The demo's command-line options."""
+
+    db: Path
+    port: int = 8000
+    duration: float | None = None
+    speed: float = 1.0
+    backfill_h: float = 0.0
+    seed: int = 42
+    scenario: str = "demo"
+    broker: str | None = None
+    mqtt_port: int | None = None
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    host: str
+    port: int
+    mqtt5: bool
+
+
+class PipelineSink:
+    """Feeds simulated messages straight into the ingestion pipeline (for backfills)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def send(self, messages: list[tuple[str, bytes]]) -> None:
+        submit = self._pipeline.submit
+        for topic, payload in messages:
+            submit(topic, payload, source="backfill")
+
+
+def run_demo(options: DemoOptions, console: Console) -> None:
+    """Run the demo until ``options.duration`` elapses or Ctrl-C, then shut down cleanly."""
+    historian = DuckDBHistorian(options.db)
+    try:
+        _Demo(options, historian, console).run()
+    finally:
+        historian.close()
+
+
+class _Demo:
+    def __init__(self, options: DemoOptions, historian: DuckDBHistorian, console: Console):
+        self.options = options
+        self.settings = Settings(db=str(options.db), http_port=options.port, broker=options.broker)
+        self.historian = historian
+        self.console = console
+        self.pulse = PlantPulse()
+        self.factory = self._factory()
+        self.pipeline = Pipeline(historian, self.settings.ingest, streams=[self.pulse])
+
+    def run(self) -> None:
+        with self.pipeline:
+            self._backfill()
+            with self._broker() as endpoint:
+                self._run_live(endpoint)
+        stats = self.pipeline.stats
+        self.console.print(
+            f"stopped: {stats.samples_written:,} samples written, {stats.rejected} rejected, "
+            f"{stats.duplicates} duplicates"
+        )
+
+    def _factory(self) -> sim.Factory:
+        scenario = sim.load_scenario(self.options.scenario)
+        now = int(time.time()) * 1000
+        start = now - int(self.options.backfill_h * _HOUR_MS)
+        latest = self.historian.latest_ts()
+        if latest is not None and latest >= start:  # continue the history already on file
+            start = min(now, (latest // 1000 + 1) * 1000)
+        factory = sim.Factory(scenario, self.options.seed, start)
+        self.historian.upsert_assets(
+            [AssetInfo(m.path, m.ideal_cycle_time_s, m.name) for m in factory.machines]
+        )
+        return factory
+
+    def _backfill(self) -> None:
+        factory = self.factory
+        steps = max(0, int(time.time()) - factory.now_ms // 1000)
+        if steps < 2:
+            return
+        sink = PipelineSink(self.pipeline)
+        columns = (
+            TextColumn("backfill"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            task = progress.add_task("backfill", total=steps)
+            # Catch up with the wall clock, which moves on while we backfill.
+            while factory.now_ms < int(time.time()) * 1000 - 1000:
+                sim.run(
+                    factory,
+                    sink,
+                    until_ms=int(time.time()) * 1000,
+                    on_step=lambda f: _advance(progress, task, f),
+                )
+            self.pipeline.flush()
+        self.console.print(
+            f"backfilled {steps / 3600:.1f} h: {self.pipeline.stats.samples_written:,} samples"
+        )
+
+    @contextlib.contextmanager
+    def _broker(self) -> Iterator[_Endpoint]:
+        if self.options.broker:
+            host, port = broker_address(self.options.broker)
+            yield _Endpoint(host, port, mqtt5=True)
+            return
+        with EmbeddedBroker(self.options.mqtt_port) as broker:
+            self.console.print(f"MQTT broker ({broker.kind}) on {broker.url}")
+            yield _Endpoint(broker.host, broker.port, mqtt5=broker.kind == "mosquitto")
+
+    def _run_live(self, endpoint: _Endpoint) -> None:
+        subscription = MqttSubscription(
+            endpoint.host,
+            endpoint.port,
+            client_id=self.settings.ingest.client_id,
+            mqtt5=endpoint.mqtt5,
+        )
+        stop = threading.Event()
+        api = ApiServer(self.settings, self.historian, self.pipeline)
+        publisher = sim.MqttPublisher(
+            endpoint.host, endpoint.port, client_id=f"andon-sim-{self.options.seed}"
+        )
+        with MqttSource(subscription, self.pipeline.submit) as source, publisher:
+            factory_thread = threading.Thread(
+                target=sim.run,
+                args=(self.factory, publisher),
+                kwargs={"speed": self.options.speed, "stop": stop},
+                name="andon-sim",
+                daemon=True,
+            )
+            factory_thread.start()
+            try:
+                api.start()
+                self.console.print(
+                    f"[bold green]andon is running:[/] open {api.url}  (Ctrl-C stops)"
+                )
+                self._status_loop(source)
+            except KeyboardInterrupt:
+                self.console.print("stopping...")
+            finally:
+                stop.set()
+                factory_thread.join(timeout=10)
+                api.stop()
+
+    def _status_loop(self, source: MqttSource) -> None:
+        meter = RateMeter()
+        started = time.monotonic()
+        last_print = 0.0
+        duration = self.options.duration
+        while duration is None or time.monotonic() - started < duration:
+            time.sleep(min(1.0, max(0.05, (duration or 1.0) - (time.monotonic() - started))))
+            line = self._status(meter.rate(source.messages))
+            if self.console.is_terminal:
+                self.console.print(line, end="\r")
+            elif time.monotonic() - last_print >= 10:
+                self.console.print(line)
+                last_print = time.monotonic()
+
+    def _status(self, rate: float) -> str:
+        running, seen = self.pulse.running()
+        clock = time.strftime("%H:%M:%S", time.gmtime(self.factory.now_ms / 1000))
+        return (
+            f"{rate:7.0f} msg/s  {running}/{seen} machines running  sim clock {clock} UTC  "
+            f"{self.pipeline.stats.samples_written:,} samples"
+        )
+
+
+def _advance(progress: Progress, task: TaskID, factory: sim.Factory) -> None:
+    if factory.now_ms % 60_000 == 0:
+        progress.advance(task, 60)

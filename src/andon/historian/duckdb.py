@@ -1,0 +1,339 @@
+"""The embedded historian: one DuckDB file, written through Arrow in bulk.
+
+One writer at a time (a lock), any number of readers (a cursor per call, DuckDB's MVCC keeps
+them consistent with the writer). DuckDB allows one process per file: a second process gets
+:class:`~andon.errors.HistorianUnavailable` naming the holder.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from andon.errors import HistorianError, HistorianUnavailable, NotFound
+from andon.historian.protocol import AssetInfo, Bucket, TagInfo, WriteBatch
+from andon.historian.schema import DUCKDB_SCHEMA
+from andon.namespace import is_under, unit_of
+from andon.signals import CountUpdate, Rejected, StateChange
+
+__all__ = ["DuckDBHistorian"]
+
+_logger = logging.getLogger(__name__)
+_TS = pa.timestamp("ms")
+_MS = "epoch_ms({col})"
+
+
+class DuckDBHistorian:
+    """Historian on a DuckDB file (``":memory:"`` for tests)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str = "1GB"):
+        self.path = str(path)
+        if self.path != ":memory:" and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._con = _connect(self.path, read_only=read_only, memory_limit=memory_limit)
+        if not read_only:
+            self._con.execute(DUCKDB_SCHEMA)
+        self._write_lock = threading.Lock()
+        self._ids_by_asset: dict[str, dict[str, int]] = {}  # asset -> tag name -> tag id
+        for tag_id, asset, name in self._con.execute("SELECT id, asset, name FROM tags").fetchall():
+            self._ids_by_asset.setdefault(asset, {})[name] = tag_id
+
+    # -- writes -------------------------------------------------------------------------
+
+    def write(self, batch: WriteBatch) -> int:
+        """Write every record of ``batch`` in one transaction; returns samples written."""
+        with self._write_lock, _translated("write"):
+            samples = self._sample_table(batch)
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                self._insert_samples(samples)
+                self._insert_states(batch.states)
+                self._insert_counts(batch.counts)
+                self._insert_events(batch)
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            return int(samples.num_rows)
+
+    def write_dead_letters(self, rejected: list[Rejected]) -> None:
+        if not rejected:
+            return
+        table = pa.table(
+            {
+                "received_at": pa.array([r.received_ms for r in rejected], _TS),
+                "source": [r.source for r in rejected],
+                "topic": [r.topic for r in rejected],
+                "payload": pa.array([r.payload for r in rejected], pa.binary()),
+                "error": [r.error for r in rejected],
+            }
+        )
+        with self._write_lock, _translated("dead-letter write"):
+            self._con.register("_dead", table)
+            self._con.execute("INSERT INTO dead_letters SELECT * FROM _dead")
+            self._con.unregister("_dead")
+
+    def upsert_assets(self, assets: list[AssetInfo]) -> None:
+        rows = [(a.path, a.display_name, a.ideal_cycle_time_s) for a in assets]
+        with self._write_lock, _translated("asset upsert"):
+            self._con.executemany(  # a handful of rows: no bulk path needed
+                "INSERT OR REPLACE INTO assets VALUES (?, ?, ?)", rows
+            )
+
+    def _sample_table(self, batch: WriteBatch) -> pa.Table:
+        # The hot path of ingestion: C-level extends per message, not a loop per value.
+        ids: list[int] = []
+        stamps: list[int] = []
+        values: list[float] = []
+        by_asset = self._ids_by_asset
+        for metrics in batch.metrics:
+            named = metrics.values
+            known = by_asset.get(metrics.asset)
+            if known is None or not known.keys() >= named.keys():
+                known = self._register_tags(metrics.asset, named)
+            ids.extend(map(known.__getitem__, named))
+            values.extend(named.values())
+            stamps.extend(repeat(metrics.ts_ms, len(named)))
+        for sample in batch.samples:
+            ids.append(self._register_tags(sample.asset, (sample.tag,))[sample.tag])
+            stamps.append(sample.ts_ms)
+            values.append(sample.value)
+        return pa.table(
+            {
+                "tag_id": pa.array(ids, pa.int32()),
+                "ts": pa.array(stamps, _TS),
+                "value": pa.array(values, pa.float64()),
+            }
+        )
+
+    def _register_tags(self, asset: str, names: Iterable[str]) -> dict[str, int]:
+        """The tag ids of ``asset``, creating the tags among ``names`` not seen before."""
+        known = self._ids_by_asset.setdefault(asset, {})
+        for name in names:
+            if name not in known:
+                row = self._con.execute(
+                    "INSERT INTO tags (asset, name, unit) VALUES (?, ?, ?) RETURNING id",
+                    [asset, name, unit_of(name)],
+                ).fetchone()
+                assert row is not None  # INSERT ... RETURNING always yields the new row
+                known[name] = int(row[0])
+        return known
+
+    def _insert_samples(self, samples: pa.Table) -> None:
+        if samples.num_rows == 0:
+            return
+        self._con.register("_samples", samples)
+        try:
+            self._con.execute("INSERT INTO samples SELECT * FROM _samples")
+            self._con.execute(
+                """
+                INSERT INTO latest
+                SELECT tag_id, max(ts), arg_max(value, ts) FROM _samples GROUP BY tag_id
+                ON CONFLICT (tag_id) DO UPDATE SET ts = excluded.ts, value = excluded.value
+                WHERE excluded.ts >= latest.ts
+                """
+            )
+        finally:
+            self._con.unregister("_samples")
+
+    def _insert_states(self, states: list[StateChange]) -> None:
+        if states:
+            self._append(
+                "states",
+                {
+                    "asset": [s.asset for s in states],
+                    "start": pa.array([s.ts_ms for s in states], _TS),
+                    "code": pa.array([s.code for s in states], pa.int32()),
+                    "reason": pa.array([s.reason for s in states], pa.string()),
+                    "source": ["mqtt"] * len(states),
+                },
+            )
+
+    def _insert_counts(self, counts: list[CountUpdate]) -> None:
+        if counts:
+            self._append(
+                "counts",
+                {
+                    "asset": [c.asset for c in counts],
+                    "ts": pa.array([c.ts_ms for c in counts], _TS),
+                    "total": pa.array([c.total for c in counts], pa.int64()),
+                    "good": pa.array([c.good for c in counts], pa.int64()),
+                    "scrap": pa.array([c.scrap for c in counts], pa.int64()),
+                },
+            )
+
+    def _insert_events(self, batch: WriteBatch) -> None:
+        events = batch.events
+        if events:
+            self._append(
+                "events",
+                {
+                    "asset": [e.asset for e in events],
+                    "ts": pa.array([e.ts_ms for e in events], _TS),
+                    "kind": [e.kind for e in events],
+                    "data": [orjson.dumps(e.data).decode() for e in events],
+                },
+            )
+
+    def _append(self, table: str, columns: dict[str, Any]) -> None:
+        self._con.register("_rows", pa.table(columns))
+        try:
+            self._con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+        finally:
+            self._con.unregister("_rows")
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def assets(self) -> list[AssetInfo]:
+        rows = self._query(
+            """
+            WITH seen AS (
+                SELECT DISTINCT asset AS path FROM tags
+                UNION SELECT DISTINCT asset FROM states
+                UNION SELECT DISTINCT asset FROM counts
+                UNION SELECT path FROM assets
+            )
+            SELECT seen.path, a.ideal_cycle_time_s, a.display_name
+            FROM seen LEFT JOIN assets a USING (path) ORDER BY seen.path
+            """
+        )
+        return [AssetInfo(path, ict, name) for path, ict, name in rows]
+
+    def tags(self, asset: str | None = None) -> list[TagInfo]:
+        rows = self._query("SELECT id, asset, name, unit, kind FROM tags ORDER BY asset, name")
+        infos = [TagInfo(*row) for row in rows]
+        return [t for t in infos if asset is None or is_under(t.asset, asset)]
+
+    def tag(self, tag_id: int) -> TagInfo:
+        """One tag by id; :class:`NotFound` when it does not exist."""
+        rows = self._query("SELECT id, asset, name, unit, kind FROM tags WHERE id = ?", [tag_id])
+        if not rows:
+            raise NotFound(f"no tag with id {tag_id}")
+        return TagInfo(*rows[0])
+
+    def latest(self, asset: str | None = None) -> dict[str, tuple[int, float]]:
+        rows = self._query(
+            "SELECT t.asset, t.name, epoch_ms(l.ts), l.value FROM latest l JOIN tags t "
+            "ON t.id = l.tag_id"
+        )
+        return {
+            f"{a}/{n}": (ts, value)
+            for a, n, ts, value in rows
+            if asset is None or is_under(a, asset)
+        }
+
+    def series(self, tag_id: int, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        return [
+            (int(ts), float(v))
+            for ts, v in self._query(
+                "SELECT epoch_ms(ts), value FROM samples WHERE tag_id = ? "
+                "AND ts >= make_timestamp_ms(?) AND ts < make_timestamp_ms(?) ORDER BY ts",
+                [tag_id, start_ms, end_ms],
+            )
+        ]
+
+    def aggregate(self, tag_id: int, start_ms: int, end_ms: int, bucket_ms: int) -> list[Bucket]:
+        rows = self._query(
+            """
+            SELECT (epoch_ms(ts) - ?) // ? * ? + ? AS b, avg(value), min(value), max(value),
+                   count(*)
+            FROM samples WHERE tag_id = ?
+              AND ts >= make_timestamp_ms(?) AND ts < make_timestamp_ms(?)
+            GROUP BY b ORDER BY b
+            """,
+            [start_ms, bucket_ms, bucket_ms, start_ms, tag_id, start_ms, end_ms],
+        )
+        return [Bucket(int(b), avg, lo, hi, int(n)) for b, avg, lo, hi, n in rows]
+
+    def state_timeline(self, asset: str, start_ms: int, end_ms: int) -> list[StateChange]:
+        rows = self._query(
+            """
+            (SELECT epoch_ms(start) AS t, code, reason FROM states
+              WHERE asset = $asset AND start <= make_timestamp_ms($start)
+              ORDER BY start DESC LIMIT 1)
+            UNION ALL
+            (SELECT epoch_ms(start), code, reason FROM states
+              WHERE asset = $asset AND start > make_timestamp_ms($start)
+                AND start < make_timestamp_ms($end))
+            ORDER BY t
+            """,
+            {"asset": asset, "start": start_ms, "end": end_ms},
+        )
+        return [StateChange(asset, int(t), int(code), reason) for t, code, reason in rows]
+
+    def count_totals(self, asset: str, start_ms: int, end_ms: int) -> list[CountUpdate]:
+        rows = self._query(
+            """
+            (SELECT epoch_ms(ts) AS t, total, good, scrap FROM counts
+              WHERE asset = $asset AND ts <= make_timestamp_ms($start)
+              ORDER BY ts DESC LIMIT 1)
+            UNION ALL
+            (SELECT epoch_ms(ts), total, good, scrap FROM counts
+              WHERE asset = $asset AND ts > make_timestamp_ms($start)
+                AND ts < make_timestamp_ms($end))
+            ORDER BY t
+            """,
+            {"asset": asset, "start": start_ms, "end": end_ms},
+        )
+        return [CountUpdate(asset, int(t), *map(int, rest)) for t, *rest in rows]
+
+    def dead_letters(self, limit: int = 100) -> list[Rejected]:
+        rows = self._query(
+            "SELECT epoch_ms(received_at), source, topic, payload, error FROM dead_letters "
+            "ORDER BY received_at DESC LIMIT ?",
+            [limit],
+        )
+        return [Rejected(int(t), s, topic, bytes(p), e) for t, s, topic, p, e in rows]
+
+    def latest_ts(self) -> int | None:
+        row = self._query(
+            "SELECT max(t) FROM (SELECT max(epoch_ms(ts)) AS t FROM latest "
+            "UNION ALL SELECT max(epoch_ms(start)) FROM states "
+            "UNION ALL SELECT max(epoch_ms(ts)) FROM counts)"
+        )
+        value = row[0][0] if row else None
+        return None if value is None else int(value)
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._con.close()
+
+    def _query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with _translated("query"):
+            cursor = self._con.cursor()
+            try:
+                return cursor.execute(sql, params).fetchall()
+            finally:
+                cursor.close()
+
+
+def _connect(path: str, *, read_only: bool, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(
+            path, read_only=read_only, config={"memory_limit": memory_limit, "threads": 2}
+        )
+    except duckdb.IOException as exc:
+        raise HistorianUnavailable(
+            f"cannot open {path}: {exc}. Another andon process may hold it; "
+            "query that process's API instead, or stop it first."
+        ) from exc
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Translate DuckDB's errors into the andon tree at the boundary."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        raise HistorianUnavailable(f"historian {action} failed: {exc}") from exc
+    except duckdb.Error as exc:
+        raise HistorianError(f"historian {action} failed: {exc}") from exc

@@ -1,0 +1,141 @@
+"""The live dashboard: one HTML page, a few ES modules, a stylesheet and plotly.js.
+
+Plants are often air-gapped, so everything the page needs is served from here: our own
+files from ``andon/web/static/`` and plotly.js from the installed ``plotly`` wheel, never
+from a CDN. The page is sent with a Content-Security-Policy that lets the browser load and
+fetch only from its own origin, so an accidental external reference fails loudly in
+development instead of silently in a plant.
+
+Static files are served from an allow-list built when the router is created: a request
+path is looked up in that dict, never joined onto a directory, so ``..`` and encoded
+variants of it can only ever miss (404).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path, PurePosixPath
+
+from fastapi import APIRouter
+from starlette.responses import FileResponse, JSONResponse, Response
+
+__all__ = ["create_router"]
+
+_logger = logging.getLogger(__name__)
+
+_PLOTLY_NAME = "plotly.min.js"
+
+# An explicit table rather than `mimetypes`, whose answers depend on the host (Windows
+# registries have been known to map .js to text/plain, which browsers refuse for modules).
+_MEDIA_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".ico": "image/x-icon",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".woff2": "font/woff2",
+}
+
+# Our own files change with every andon upgrade: the browser must revalidate them.
+# plotly.js only changes with the plotly wheel; a day of caching saves 4.8 MB per reload.
+_REVALIDATE = {"Cache-Control": "no-cache"}
+_PLOTLY_CACHE = {"Cache-Control": "public, max-age=86400"}
+
+# 'unsafe-eval': plotly.js probes the global object with `new Function("return this")`;
+# 'unsafe-inline' styles: plotly.js positions its SVG and hover labels with inline styles.
+# Neither loosens the origin rule, which is what keeps the page inside the plant network.
+_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ]
+)
+
+
+def create_router() -> APIRouter:
+    """Build the router serving the dashboard page at ``/`` and its files at ``/static/``."""
+    static = _static_root()
+    files = _index_static_files(static)
+    plotly_js = _locate_plotly_js()
+    router = APIRouter()
+
+    @router.get("/", include_in_schema=False)
+    async def dashboard_page() -> Response:
+        headers = {**_REVALIDATE, "Content-Security-Policy": _CONTENT_SECURITY_POLICY}
+        return _file_response(static / "index.html", _MEDIA_TYPES[".html"], headers)
+
+    @router.get("/static/{path:path}", include_in_schema=False)
+    async def static_file(path: str) -> Response:
+        if path == _PLOTLY_NAME and plotly_js is not None:
+            return _file_response(plotly_js, _MEDIA_TYPES[".js"], _PLOTLY_CACHE)
+        found = files.get(path)
+        if found is None:
+            return _not_found(path)
+        return _file_response(found, _media_type(path), _REVALIDATE)
+
+    return router
+
+
+def _static_root() -> Traversable:
+    return resources.files("andon.web").joinpath("static")
+
+
+def _index_static_files(root: Traversable) -> dict[str, Traversable]:
+    """Map each servable file below ``root`` to its POSIX path relative to ``root``.
+
+    Only files whose suffix is in the media-type table are listed, so an editor's backup
+    file or a stray ``.py`` never becomes downloadable.
+    """
+    found: dict[str, Traversable] = {}
+    pending: list[tuple[PurePosixPath, Traversable]] = [(PurePosixPath(), root)]
+    while pending:
+        prefix, folder = pending.pop()
+        for entry in folder.iterdir():
+            relative = prefix / entry.name
+            if entry.is_dir():
+                pending.append((relative, entry))
+            elif relative.suffix in _MEDIA_TYPES:
+                found[relative.as_posix()] = entry
+    return found
+
+
+def _locate_plotly_js() -> Traversable | None:
+    """Find plotly.min.js inside the installed ``plotly`` package (a hard dependency)."""
+    try:
+        candidate = resources.files("plotly").joinpath("package_data", _PLOTLY_NAME)
+    except ModuleNotFoundError:
+        candidate = None
+    if candidate is None or not candidate.is_file():
+        _logger.warning("plotly.js not found in the plotly package; the charts will not draw")
+        return None
+    return candidate
+
+
+def _media_type(path: str) -> str:
+    return _MEDIA_TYPES[PurePosixPath(path).suffix]
+
+
+def _file_response(file: Traversable, media_type: str, headers: dict[str, str]) -> Response:
+    # Installed packages are plain directories, so files stream from disk with ETag and
+    # Last-Modified; a zipped install (rare) falls back to reading the bytes.
+    if isinstance(file, Path):
+        return FileResponse(file, media_type=media_type, headers=headers)
+    return Response(file.read_bytes(), media_type=media_type, headers=headers)
+
+
+def _not_found(path: str) -> Response:
+    # Same shape as the API's errors, so the page and scripts handle one format.
+    error = {"type": "NotFound", "message": f"no dashboard file {path!r}"}
+    return JSONResponse({"error": error}, status_code=404)

@@ -1,0 +1,142 @@
+"""One contract for every historian backend (PostgreSQL joins with its issue)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from andon.errors import NotFound
+from andon.historian import AssetInfo, DuckDBHistorian, Historian, WriteBatch
+from andon.signals import CountUpdate, Event, Metrics, Rejected, Sample, StateChange
+
+T0 = 1_763_700_000_000
+M1 = "acme/p1/mach/l1/m1"
+M2 = "acme/p1/mach/l1/m2"
+
+
+@pytest.fixture(params=["duckdb-file", "duckdb-memory"])
+def historian(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DuckDBHistorian]:
+    path = tmp_path / "h.duckdb" if request.param == "duckdb-file" else ":memory:"
+    h = DuckDBHistorian(path)
+    yield h
+    h.close()
+
+
+def _batch(**lists: list[object]) -> WriteBatch:
+    batch = WriteBatch.empty()
+    for name, items in lists.items():
+        getattr(batch, name).extend(items)
+    return batch
+
+
+def test_it_satisfies_the_protocol(historian: DuckDBHistorian) -> None:
+    h: Historian = historian
+    assert h.latest_ts() is None
+
+
+def test_metrics_become_one_sample_per_value(historian: Historian) -> None:
+    metrics = [Metrics(M1, T0 + i * 1000, {"temp_c": float(i), "power_kw": 2.0}) for i in range(10)]
+    written = historian.write(_batch(metrics=metrics, samples=[Sample(M2, "x", T0, 1.5)]))
+    assert written == 21
+    tags = {(t.asset, t.name): t for t in historian.tags()}
+    assert set(tags) == {(M1, "temp_c"), (M1, "power_kw"), (M2, "x")}
+    assert tags[(M1, "temp_c")].unit == "°C"
+    assert [t.name for t in historian.tags(M2)] == ["x"]
+    temp = tags[(M1, "temp_c")].id
+    assert historian.series(temp, T0 + 2000, T0 + 5000) == [
+        (T0 + 2000, 2.0),
+        (T0 + 3000, 3.0),
+        (T0 + 4000, 4.0),
+    ]
+
+
+def test_aggregate_buckets_align_to_the_window_start(historian: Historian) -> None:
+    metrics = [Metrics(M1, T0 + i * 1000, {"v": float(i)}) for i in range(120)]
+    historian.write(_batch(metrics=metrics))
+    tag = historian.tags()[0].id
+    buckets = historian.aggregate(tag, T0, T0 + 120_000, 60_000)
+    assert [(b.ts_ms, b.avg, b.min, b.max, b.count) for b in buckets] == [
+        (T0, 29.5, 0.0, 59.0, 60),
+        (T0 + 60_000, 89.5, 60.0, 119.0, 60),
+    ]
+
+
+def test_latest_keeps_the_newest_value_even_when_late_data_arrives(historian: Historian) -> None:
+    historian.write(_batch(metrics=[Metrics(M1, T0 + 5000, {"v": 5.0})]))
+    historian.write(_batch(metrics=[Metrics(M1, T0 + 1000, {"v": 1.0})]))  # late
+    assert historian.latest() == {f"{M1}/v": (T0 + 5000, 5.0)}
+    assert historian.latest("acme/other") == {}
+    assert historian.latest_ts() == T0 + 5000
+
+
+def test_state_timeline_carries_in_the_state_before_the_window(historian: Historian) -> None:
+    changes = [
+        StateChange(M1, T0 + s * 1000, code)
+        for s, code in [(0, 10000), (100, 180000), (200, 10000), (300, 150000)]
+    ]
+    historian.write(_batch(states=changes))
+    timeline = historian.state_timeline(M1, T0 + 150_000, T0 + 300_000)
+    assert [(c.ts_ms - T0, c.code) for c in timeline] == [(100_000, 180000), (200_000, 10000)]
+    assert historian.state_timeline(M2, T0, T0 + 1) == []
+
+
+def test_count_totals_start_from_the_last_reading_before_the_window(historian: Historian) -> None:
+    counts = [CountUpdate(M1, T0 + s * 1000, s, s - s // 10, s // 10) for s in (0, 10, 20, 30)]
+    historian.write(_batch(counts=counts))
+    got = historian.count_totals(M1, T0 + 15_000, T0 + 30_000)
+    assert [(c.ts_ms - T0, c.total) for c in got] == [(10_000, 10), (20_000, 20)]
+
+
+def test_assets_union_attributes_and_data(historian: Historian) -> None:
+    historian.upsert_assets([AssetInfo(M1, 20.0, "Mill 1")])
+    historian.write(
+        _batch(
+            states=[StateChange(M2, T0, 10000)], events=[Event(M2, T0, "tool_change", {"tool": 3})]
+        )
+    )
+    assert historian.assets() == [AssetInfo(M1, 20.0, "Mill 1"), AssetInfo(M2, None, None)]
+    historian.upsert_assets([AssetInfo(M1, 18.0, "Mill 1")])
+    assert historian.assets()[0].ideal_cycle_time_s == 18.0
+
+
+def test_dead_letters_keep_raw_bytes_and_reason(historian: Historian) -> None:
+    historian.write_dead_letters([Rejected(T0, "mqtt", "andon/v1/x/metrics", b"\xff{", "bad")])
+    (letter,) = historian.dead_letters()
+    assert letter == Rejected(T0, "mqtt", "andon/v1/x/metrics", b"\xff{", "bad")
+
+
+def test_unknown_tag_is_not_found(historian: DuckDBHistorian) -> None:
+    with pytest.raises(NotFound):
+        historian.tag(999)
+
+
+def test_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    first = DuckDBHistorian(path)
+    first.write(_batch(metrics=[Metrics(M1, T0, {"v": 1.0})]))
+    first.close()
+    again = DuckDBHistorian(path)
+    again.write(_batch(metrics=[Metrics(M1, T0 + 1000, {"v": 2.0})]))
+    assert len(again.tags()) == 1  # the tag id was found again, not duplicated
+    assert again.series(again.tags()[0].id, T0, T0 + 2000) == [(T0, 1.0), (T0 + 1000, 2.0)]
+    again.close()
+
+
+def test_a_second_process_gets_a_clear_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "h.duckdb"
+    holder = DuckDBHistorian(path)
+    code = (
+        "import sys\nfrom andon.historian import DuckDBHistorian\n"
+        "from andon.errors import HistorianUnavailable\n"
+        f"try:\n    DuckDBHistorian({str(path)!r})\n"
+        "except HistorianUnavailable as e:\n    print('unavailable:', e); sys.exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    holder.close()
+    assert done.returncode == 3, done.stderr
+    assert "Another andon process" in done.stdout
