@@ -140,3 +140,14 @@ def test_a_second_process_gets_a_clear_error(tmp_path: Path) -> None:
     holder.close()
     assert done.returncode == 3, done.stderr
     assert "Another andon process" in done.stdout
+
+
+def test_domain_tables_through_sql_and_transactions(historian: Historian) -> None:
+    historian.sql("CREATE TABLE IF NOT EXISTS notes (id INTEGER, text VARCHAR)")
+    historian.sql("INSERT INTO notes VALUES (?, ?)", [1, "first"])
+    with pytest.raises(ZeroDivisionError), historian.transaction() as tx:
+        tx.sql("INSERT INTO notes VALUES (?, ?)", [2, "rolled back"])
+        raise ZeroDivisionError
+    with historian.transaction() as tx:
+        tx.sql("INSERT INTO notes VALUES (?, ?)", [3, "kept"])
+    assert historian.sql("SELECT id, text FROM notes ORDER BY id") == [(1, "first"), (3, "kept")]

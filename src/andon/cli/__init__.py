@@ -199,6 +199,9 @@ def _guarded(action: Callable[[], None]) -> None:
         raise typer.Exit(1) from exc
 
 
+# Command groups of the other domains, one line each: app.add_typer(<module>.app, name=...).
+
+
 def main() -> None:
     """Entry point of the ``andon`` console script."""
     app()

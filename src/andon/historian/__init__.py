@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from andon.historian.duckdb import DuckDBHistorian
-from andon.historian.protocol import AssetInfo, Bucket, Historian, TagInfo, WriteBatch
+from andon.historian.protocol import (
+    AssetInfo,
+    Bucket,
+    Historian,
+    SqlRunner,
+    TagInfo,
+    WriteBatch,
+)
 
 __all__ = [
     "AssetInfo",
     "Bucket",
     "DuckDBHistorian",
     "Historian",
+    "SqlRunner",
     "TagInfo",
     "WriteBatch",
     "open_historian",

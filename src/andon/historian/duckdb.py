@@ -20,7 +20,7 @@ import orjson
 import pyarrow as pa
 
 from andon.errors import HistorianError, HistorianUnavailable, NotFound
-from andon.historian.protocol import AssetInfo, Bucket, TagInfo, WriteBatch
+from andon.historian.protocol import AssetInfo, Bucket, SqlParams, SqlRunner, TagInfo, WriteBatch
 from andon.historian.schema import DUCKDB_SCHEMA
 from andon.namespace import is_under, unit_of
 from andon.signals import CountUpdate, Rejected, StateChange
@@ -303,6 +303,21 @@ class DuckDBHistorian:
         value = row[0][0] if row else None
         return None if value is None else int(value)
 
+    def sql(self, statement: str, params: SqlParams = None) -> list[tuple[Any, ...]]:
+        with self._write_lock, _translated("statement"):
+            return self._con.execute(statement, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlRunner]:
+        with self._write_lock, _translated("transaction"):
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield _Runner(self._con)
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+
     def close(self) -> None:
         with self._write_lock:
             self._con.close()
@@ -314,6 +329,16 @@ class DuckDBHistorian:
                 return cursor.execute(sql, params).fetchall()
             finally:
                 cursor.close()
+
+
+class _Runner:
+    """Statements inside an open transaction (the caller holds the write lock)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def sql(self, statement: str, params: SqlParams = None) -> list[tuple[Any, ...]]:
+        return self._con.execute(statement, params).fetchall()
 
 
 def _connect(path: str, *, read_only: bool, memory_limit: str) -> duckdb.DuckDBPyConnection:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from andon.signals import CountUpdate, Event, Metrics, Rejected, Sample, StateChange
 
-__all__ = ["AssetInfo", "Bucket", "Historian", "TagInfo", "WriteBatch"]
+__all__ = ["AssetInfo", "Bucket", "Historian", "SqlRunner", "TagInfo", "WriteBatch"]
+
+SqlParams = Sequence[Any] | None
+
+
+class SqlRunner(Protocol):
+    """Runs one SQL statement with ``?`` placeholders, in SQL common to DuckDB and PostgreSQL.
+
+    Domain modules (MES orders, audit log, quality records) keep their own tables in the
+    historian's database through this narrow door; each backend translates placeholders.
+    """
+
+    def sql(self, statement: str, params: SqlParams = None) -> list[tuple[Any, ...]]:
+        """Execute ``statement``; returns its rows (empty for statements without results)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +124,12 @@ class Historian(Protocol):
 
     def latest_ts(self) -> int | None:
         """The newest timestamp of any state, count or sample (None when empty)."""
+
+    def sql(self, statement: str, params: SqlParams = None) -> list[tuple[Any, ...]]:
+        """Run one statement of a domain module (see :class:`SqlRunner`), atomically."""
+
+    def transaction(self) -> AbstractContextManager[SqlRunner]:
+        """Several statements that commit together or not at all (rollback on error)."""
 
     def close(self) -> None:
         """Release the connection."""
