@@ -145,9 +145,14 @@ def test_a_second_process_gets_a_clear_error(tmp_path: Path) -> None:
 def test_domain_tables_through_sql_and_transactions(historian: Historian) -> None:
     historian.sql("CREATE TABLE IF NOT EXISTS notes (id INTEGER, text VARCHAR)")
     historian.sql("INSERT INTO notes VALUES (?, ?)", [1, "first"])
-    with pytest.raises(ZeroDivisionError), historian.transaction() as tx:
-        tx.sql("INSERT INTO notes VALUES (?, ?)", [2, "rolled back"])
-        raise ZeroDivisionError
+
+    def failing_change() -> None:
+        with historian.transaction() as tx:
+            tx.sql("INSERT INTO notes VALUES (?, ?)", [2, "rolled back"])
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        failing_change()
     with historian.transaction() as tx:
         tx.sql("INSERT INTO notes VALUES (?, ?)", [3, "kept"])
     assert historian.sql("SELECT id, text FROM notes ORDER BY id") == [(1, "first"), (3, "kept")]
