@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from andon.errors import ConfigError
 
-__all__ = ["IngestSettings", "Settings", "broker_address", "load_settings"]
+__all__ = ["IngestSettings", "Settings", "broker_address", "load_settings", "read_settings_file"]
 
 
 class IngestSettings(BaseModel):
@@ -52,7 +52,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Settings from an optional YAML file, then ``overrides`` (None values are ignored)."""
     data: dict[str, Any] = {}
     if path is not None:
-        data = _read_yaml(path)
+        data = read_settings_file(path)
     data.update({key: value for key, value in overrides.items() if value is not None})
     try:
         return Settings.model_validate(data)
@@ -60,7 +60,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"invalid settings: {exc}") from exc
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML settings file; :class:`ConfigError` when it is not one."""
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

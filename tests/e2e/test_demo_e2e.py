@@ -92,9 +92,12 @@ def test_backfilled_history_gives_oee_and_series(demo: Demo) -> None:
     assert oee["pot_s"] == 3 * 15 * 60
     assert oee["no_data_s"] == 0  # the backfill covered the window
     assert oee["pbt_s"] == oee["pot_s"] - oee["planned_downtime_s"]
-    for key in ("availability", "performance", "quality", "oee"):
-        assert oee[key] is not None, key
-        assert 0 < oee[key] <= 1.5, (key, oee)
+    if oee["apt_s"] > 0:  # the window may fall in a planned break: then nothing is defined
+        for key in ("availability", "performance", "quality", "oee"):
+            assert oee[key] is not None, key
+            assert 0 < oee[key] <= 1.5, (key, oee)
+    else:
+        assert oee["time_by_state"].get("break", 0) > 0, oee
     tags = httpx.get(f"{demo.url}/api/v1/tags", params={"asset": f"{LINE}/cnc1"}).json()
     torque = next(t for t in tags if t["name"] == "torque_nm")
     series = httpx.get(
@@ -146,7 +149,7 @@ def test_dashboard_shows_the_api_numbers_in_a_real_browser(demo: Demo) -> None:
             shown = tile.locator(".tile-oee-value").inner_text().strip()
             expected = machine["oee"]["oee"]
             assert shown == ("—" if expected is None else f"{round(expected * 100)}%")
-        assert page.locator(".tile").count() == len(overview["machines"]) == 7
+        assert page.locator(".tile").count() == len(overview["machines"]) >= 7
         cnc2 = f"{LINE}/cnc2"
         tag_ids = [
             str(t["id"])

@@ -7,7 +7,6 @@ import json
 import math
 import random
 from itertools import pairwise
-from typing import TypeVar
 
 import pytest
 from hypothesis import given
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 
 from andon import mes
 from andon.errors import InvalidRequest, NotFound
-from andon.historian.protocol import AssetInfo
+from andon.historian import AssetInfo, DuckDBHistorian, WriteBatch
 from andon.mes import OeePolicy, OeeResult, compute_oee, oee_for_asset, rollup
 from andon.signals import CountUpdate, StateChange
 
@@ -296,44 +295,27 @@ def test_rollup_of_nothing_is_invalid() -> None:
 # --- oee_for_asset --------------------------------------------------------------------------
 
 
-R = TypeVar("R", StateChange, CountUpdate)
-
-
-class FakeHistorian:
-    """The three Historian methods oee_for_asset reads, in memory, with the protocol's cuts."""
-
-    def __init__(
-        self, infos: list[AssetInfo], states: list[StateChange], counts: list[CountUpdate]
-    ):
-        self.infos, self.states, self.counts = infos, states, counts
-
-    def assets(self) -> list[AssetInfo]:
-        return sorted(self.infos, key=lambda info: info.path)
-
-    def state_timeline(self, asset: str, start_ms: int, end_ms: int) -> list[StateChange]:
-        return self._cut([s for s in self.states if s.asset == asset], start_ms, end_ms)
-
-    def count_totals(self, asset: str, start_ms: int, end_ms: int) -> list[CountUpdate]:
-        return self._cut([c for c in self.counts if c.asset == asset], start_ms, end_ms)
-
-    @staticmethod
-    def _cut(records: list[R], start: int, end: int) -> list[R]:
-        ordered = sorted(records, key=lambda r: r.ts_ms)
-        before = [r for r in ordered if r.ts_ms < start][-1:]
-        return before + [r for r in ordered if start <= r.ts_ms < end]
-
-
 LINE = "acme/p1/a/l1"
 M1, M2, OTHER = f"{LINE}/m1", f"{LINE}/m2", "acme/p1/a/l10/m1"
-PLANT = FakeHistorian(
-    [AssetInfo(LINE), AssetInfo(M1, 1.0), AssetInfo(M2, 2.0), AssetInfo(OTHER, 1.0)],
-    [at(-1, RUN, M1), at(40, FAILURE, M1), at(0, RUN, M2), at(0, FAILURE, OTHER)],
-    [
+
+
+def _plant() -> DuckDBHistorian:
+    db = DuckDBHistorian(":memory:")
+    batch = WriteBatch.empty()
+    batch.states += [at(-1, RUN, M1), at(40, FAILURE, M1), at(0, RUN, M2), at(0, FAILURE, OTHER)]
+    batch.counts += [
         *(parts(-1, 0, asset=M1), parts(50, 2000, 20, asset=M1)),
         *(parts(1, 0, asset=M2), parts(59, 1200, asset=M2)),
         *(parts(-1, 0, asset=OTHER), parts(30, 9, asset=OTHER)),
-    ],
-)
+    ]
+    db.write(batch)
+    db.upsert_assets(
+        [AssetInfo(LINE), AssetInfo(M1, 1.0), AssetInfo(M2, 2.0), AssetInfo(OTHER, 1.0)]
+    )
+    return db
+
+
+PLANT = _plant()
 
 
 def cell(path: str, cycle: float) -> OeeResult:
@@ -348,24 +330,24 @@ def cell(path: str, cycle: float) -> OeeResult:
 
 
 def test_a_cell_gets_its_own_result_with_its_ideal_cycle_time() -> None:
-    r = oee_for_asset(PLANT, M2, 0, 60 * MIN)  # type: ignore[arg-type]
+    r = oee_for_asset(PLANT, M2, 0, 60 * MIN)
     assert r == cell(M2, 2.0)
     assert (r.performance, r.machines) == (pytest.approx(2400 / 3600), 1)
 
 
 def test_a_line_rolls_up_its_cells_only() -> None:
-    r = oee_for_asset(PLANT, LINE, 0, 60 * MIN)  # type: ignore[arg-type]
+    r = oee_for_asset(PLANT, LINE, 0, 60 * MIN)
     assert r == rollup(LINE, [cell(M1, 1.0), cell(M2, 2.0)])
     assert (r.asset, r.machines, r.produced) == (LINE, 2, 3200)
 
 
 def test_an_ancestor_with_one_cell_gets_that_cells_numbers() -> None:
-    r = oee_for_asset(PLANT, "acme/p1/a/l10", 0, 60 * MIN)  # type: ignore[arg-type]
+    r = oee_for_asset(PLANT, "acme/p1/a/l10", 0, 60 * MIN)
     assert dataclasses.replace(r, asset=OTHER) == cell(OTHER, 1.0)
 
 
 def test_ideal_cycle_time_argument_overrides_the_asset_attribute() -> None:
-    r = oee_for_asset(PLANT, LINE, 0, 60 * MIN, ideal_cycle_time_s=0.5)  # type: ignore[arg-type]
+    r = oee_for_asset(PLANT, LINE, 0, 60 * MIN, ideal_cycle_time_s=0.5)
     assert r == rollup(LINE, [cell(M1, 0.5), cell(M2, 0.5)])
     assert r.ideal_cycle_time_s == 0.5
 
@@ -373,12 +355,12 @@ def test_ideal_cycle_time_argument_overrides_the_asset_attribute() -> None:
 @pytest.mark.parametrize("asset", ["acme/p2", "acme/p1/a/l1/m3", "acme/p1/a/l"])
 def test_unknown_asset_is_not_found(asset: str) -> None:
     with pytest.raises(NotFound):
-        oee_for_asset(PLANT, asset, 0, 60 * MIN)  # type: ignore[arg-type]
+        oee_for_asset(PLANT, asset, 0, 60 * MIN)
 
 
 def test_empty_window_is_refused_before_reading() -> None:
     with pytest.raises(InvalidRequest):
-        oee_for_asset(FakeHistorian([], [], []), "acme", 5, 5)  # type: ignore[arg-type]
+        oee_for_asset(PLANT, "acme", 5, 5)
 
 
 # --- properties -----------------------------------------------------------------------------

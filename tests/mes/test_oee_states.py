@@ -76,7 +76,14 @@ def test_account_partitions_the_window() -> None:
         StateChange(ASSET, 30, 180000),
         StateChange(ASSET, 45, 10000),
     ]
-    time = account(timeline, 0, 60)
+    time = account(timeline, 0, 60, OeePolicy(micro_stop_threshold_s=0))
     assert (time.pot_ms, time.no_data_ms, time.planned_ms) == (60, 10, 10)
     assert (time.producing_ms, time.downtime_ms, time.pbt_ms, time.stops) == (25, 15, 40, 1)
     assert time.by_code == {10000: 25, 150000: 10, 180000: 15}
+    short = account(timeline, 0, 60)  # the 15 ms failure ended within 120 s: a micro-stop
+    assert (short.producing_ms, short.downtime_ms, short.micro_ms, short.micro_stops) == (
+        40,
+        0,
+        15,
+        1,
+    )

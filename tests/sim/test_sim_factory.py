@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from andon import sim
 from andon.namespace import parse_topic
 from andon.signals import STATE_CODES
 from andon.sim import Factory, load_scenario
-from andon.sim.physics import KIND_MODELS, Condition
+from andon.sim.kinds import KIND_MODELS
 from andon.sim.shifts import ShiftCalendar
 
 DAY_START = int(datetime(2025, 11, 21, tzinfo=UTC).timestamp() * 1000)
@@ -35,8 +36,7 @@ KEYS = {
 
 
 def metric_names(kind: str) -> set[str]:
-    model = KIND_MODELS[kind](KIND_MODELS[kind].DEFAULTS, 10.0, sim.chance.Draws(0, 0), 20.0)
-    return set(model.sample(Condition()))
+    return {tag.name for tag in KIND_MODELS[kind].TAGS}
 
 
 @dataclass
@@ -90,28 +90,54 @@ class MachineLog:
         self.events.append(doc)
 
 
-def simulate(seed: int, start_ms: int, seconds: int) -> tuple[Factory, dict[str, MachineLog]]:
+@dataclass
+class PlantLog:
+    """The machines' logs, and the ambient station's humidity each second."""
+
+    machines: dict[str, MachineLog]
+    humidity: list[tuple[int, float]] = field(default_factory=list)
+
+
+def simulate(seed: int, start_ms: int, seconds: int) -> PlantLog:
     factory = Factory(load_scenario("demo"), seed=seed, start_ms=start_ms)
-    logs = {m.path: MachineLog(m.kind) for m in factory.machines}
+    log = PlantLog({m.path: MachineLog(m.kind) for m in factory.machines})
+    ambient = factory.scenario.ambient_path
     for _ in range(seconds):
         for topic, payload in factory.step():
             asset, channel = parse_topic(topic)
-            logs[asset].feed(channel, orjson.loads(payload))
-    return factory, logs
+            doc = orjson.loads(payload)
+            if asset == ambient:
+                log.humidity.append((doc["ts"], doc["values"]["humidity_pct"]))
+            else:
+                log.machines[asset].feed(channel, doc)
+    return log
 
 
 @pytest.fixture(scope="module")
-def day() -> dict[str, MachineLog]:
-    return simulate(seed=1, start_ms=DAY_START, seconds=DAY_MS // 1000)[1]
+def plant_day() -> PlantLog:
+    return simulate(seed=1, start_ms=DAY_START, seconds=DAY_MS // 1000)
+
+
+@pytest.fixture(scope="module")
+def day(plant_day: PlantLog) -> dict[str, MachineLog]:
+    return plant_day.machines
 
 
 def test_the_public_surface_is_exactly_the_documented_api() -> None:
     assert sim.__all__ == [
         "Factory",
+        "Fanout",
+        "FaultInjector",
+        "FaultPlan",
+        "JsonlRecorder",
         "MachineInfo",
         "MqttPublisher",
+        "PlantAsset",
         "Scenario",
         "Sink",
+        "Snapshot",
+        "SparkplugPublisher",
+        "TagSpec",
         "load_scenario",
         "run",
     ]
@@ -233,7 +259,9 @@ def test_parts_come_a_little_slower_than_ideal_with_a_little_scrap(
         )
         last = log.counts[-1]
         performance = last["total"] * info[path].ideal_cycle_time_s * 1000 / running_ms
-        assert 0.8 < performance < 1.0, (path, performance)
+        # Below 1: parts run at 85-97 % of ideal speed, and a wait for a neighbour shorter
+        # than two cycles is reported as running (a performance loss, as PLC timers do).
+        assert 0.75 < performance < 1.0, (path, performance)
         assert 0.005 < last["scrap"] / last["total"] < 0.05, path
 
 
@@ -267,3 +295,30 @@ def test_a_line_shares_its_orders(day: dict[str, MachineLog]) -> None:
     for sequences in by_line.values():
         shortest = min(len(s) for s in sequences)
         assert all(s[:shortest] == sequences[0][:shortest] for s in sequences)
+
+
+@pytest.mark.slow
+def test_scrap_rises_with_the_ambient_humidity(plant_day: PlantLog) -> None:
+    humidity: defaultdict[int, list[float]] = defaultdict(list)
+    for ts, value in plant_day.humidity:
+        humidity[(ts - 1) // 3_600_000].append(value)
+    scrap: Counter[int] = Counter()
+    for log in plant_day.machines.values():
+        for before, after in itertools.pairwise(log.counts):
+            scrap[(after["ts"] - 1) // 3_600_000] += after["scrap"] - before["scrap"]
+    hours = sorted(humidity)
+    mean_humidity = [statistics.fmean(humidity[h]) for h in hours]
+    assert max(mean_humidity) - min(mean_humidity) > 15  # a daily swing, published
+    correlation = statistics.correlation(mean_humidity, [float(scrap[h]) for h in hours])
+    assert correlation > 0.5
+
+
+def test_the_ambient_station_publishes_humidity_and_air_temperature() -> None:
+    factory = Factory(load_scenario("demo"), seed=3, start_ms=DAY_START)
+    topic, payload = factory.step()[-1]
+    assert parse_topic(topic) == ("acme/plant1/utilities/ambient/station1", "metrics")
+    values = orjson.loads(payload)["values"]
+    assert set(values) == {"humidity_pct", "air_temp_c"}
+    assert 20 < values["humidity_pct"] < 90
+    assert factory.catalog[-1].path == "acme/plant1/utilities/ambient/station1"
+    assert [a.path for a in factory.catalog[:-1]] == [m.path for m in factory.machines]

@@ -10,7 +10,7 @@ import pytest
 from andon.errors import ConfigError
 from andon.namespace import validate_path
 from andon.sim import load_scenario
-from andon.sim.physics import KIND_MODELS
+from andon.sim.kinds import KIND_MODELS
 from andon.sim.scenario import parse_scenario
 
 TINY = """
@@ -38,7 +38,7 @@ def test_demo_describes_the_acme_plant() -> None:
         "acme/plant1/forming/line2",
     ]
     assert [m.kind for m in demo.lines[0].machines] == ["cnc"] * 3
-    assert {m.kind for m in demo.machines} == set(KIND_MODELS)
+    assert {m.kind for m in demo.machines} <= set(KIND_MODELS)
     for machine in demo.machines:
         assert validate_path(machine.path).count("/") == 4
         assert machine.ideal_cycle_time_s > 0
@@ -89,6 +89,14 @@ def test_machine_params_override_kind_defaults() -> None:
         (("    machines:", "    order_size: [10, 5]\n    machines:"), "order_size"),
         (("    machines:", "    buffer_capacity: 0\n    machines:"), "buffer_capacity"),
         (("lines:", "shifts: [{start: '06:00', hours: 25}]\nlines:"), "hours"),
+        (("    machines:", "    copies: 0\n    machines:"), "copies"),
+        (("    machines:", "    copies: 2.5\n    machines:"), "copies"),
+        (
+            ("ideal_cycle_time_s: 3}", "ideal_cycle_time_s: 3, params: {maintenance_at: -1}}"),
+            "maint",
+        ),
+        (("lines:", "ambient: {asset: weather}\nlines:"), "ambient.asset"),
+        (("lines:", "ambient: {asset: a1/l1/m1}\nlines:"), "also a machine"),
     ],
 )
 def test_bad_values_name_the_key(change: tuple[str, str], message: str) -> None:
@@ -124,3 +132,29 @@ def test_a_missing_file_raises_config_error(tmp_path: Path) -> None:
         load_scenario(str(tmp_path / "nowhere.yaml"))
     with pytest.raises(ConfigError, match="cannot read"):
         load_scenario("no-such-scenario")
+
+
+def test_the_packaged_stamping_and_large_plants() -> None:
+    stamping = load_scenario("stamping")
+    assert [m.kind for m in stamping.machines] == ["coil_feed", "press", "press", "inspection"]
+    assert stamping.timezone == "Europe/Berlin"
+    large = load_scenario("large")
+    assert len(large.machines) >= 100
+    assert {m.kind for m in large.machines} == set(KIND_MODELS)
+    assert len({m.path for m in large.machines}) == len(large.machines)
+
+
+def test_copies_stand_for_identical_lines() -> None:
+    scenario = parse_scenario(TINY.replace("    machines:", "    copies: 3\n    machines:"))
+    assert [line.path for line in scenario.lines] == [
+        "tiny/s1/a1/l1-01",
+        "tiny/s1/a1/l1-02",
+        "tiny/s1/a1/l1-03",
+    ]
+    assert [m.path for m in scenario.machines][-1] == "tiny/s1/a1/l1-03/m1"
+
+
+def test_the_ambient_station_sits_below_the_site() -> None:
+    assert parse_scenario(TINY).ambient_path == "tiny/s1/utilities/ambient/station1"
+    moved = parse_scenario(TINY + "ambient: {asset: hall/climate/sensor7}\n")
+    assert moved.ambient_path == "tiny/s1/hall/climate/sensor7"

@@ -56,7 +56,7 @@ def client() -> Iterator[TestClient]:
 
 
 def test_public_surface() -> None:
-    assert web.__all__ == ["create_router"]
+    assert web.__all__ == ["PAGES", "create_router"]
 
 
 def test_page_is_html_with_the_board_elements(client: TestClient) -> None:
@@ -124,11 +124,60 @@ def test_module_imports_resolve(client: TestClient, name: str) -> None:
         assert client.get(f"/static/{target}").status_code == 200, f"{name} -> {target}"
 
 
-@pytest.mark.parametrize("name", [n for n in OUR_FILES if n.endswith(".js")])
-def test_scripts_use_only_ids_the_page_has(client: TestClient, name: str) -> None:
-    source = STATIC.joinpath(name).read_text(encoding="utf-8")
-    used = set(re.findall(r'(?:\$|getElementById)\("([\w-]+)"\)', source))
-    assert used <= _parse(client.get("/").text).ids
+def _module_graph(entry: str) -> set[str]:
+    """The ES module ``entry`` and every module it imports, transitively."""
+    seen: set[str] = set()
+    pending = [entry]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        pending += re.findall(r'from "\./([\w.-]+)"', STATIC.joinpath(name).read_text("utf-8"))
+    return seen
+
+
+def _page_module(html: str) -> str:
+    found = re.findall(r'<script type="module" src="static/([\w.-]+)"', html)
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("route", sorted(web.PAGES))
+def test_scripts_use_only_ids_the_page_has(client: TestClient, route: str) -> None:
+    html = client.get(f"/{route}").text
+    ids = _parse(html).ids
+    for name in _module_graph(_page_module(html)):
+        source = STATIC.joinpath(name).read_text(encoding="utf-8")
+        used = set(re.findall(r'(?:\$|getElementById)\("([\w-]+)"\)', source))
+        assert used <= ids, (route, name, used - ids)
+
+
+@pytest.mark.parametrize("route", sorted(web.PAGES))
+def test_every_page_is_served_with_its_policy(client: TestClient, route: str) -> None:
+    response = client.get(f"/{route}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    for url in _parse(response.text).urls:
+        assert client.get(f"/{url}").status_code == 200, (route, url)
+
+
+def _header(html: str) -> str:
+    start = html.find('<header class="topbar">')
+    return html[start : html.find("</header>", start)]
+
+
+def test_every_page_shares_one_header(client: TestClient) -> None:
+    headers = {
+        route: _header(client.get(f"/{route}").text) for route in web.PAGES if route != "login"
+    }
+    reference = headers[""]
+    assert 'id="status"' in reference
+    for route, header in headers.items():
+        assert header == reference, f"the header of /{route} differs from the overview's"
+    linked = set(re.findall(r'data-page="([\w-]+)"', reference))
+    assert len(linked) == len(headers)
 
 
 def test_plotly_is_served_from_the_plotly_package(client: TestClient) -> None:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from andon import __version__, web
-from andon.api import history, plant, production
+from andon.api import (
+    history,
+    ingest,
+    live,
+    mes,
+    ml,
+    plan,
+    plant,
+    production,
+    quality,
+    reports,
+    security,
+)
+from andon.api.auth import AuthConfig, authorize
 from andon.api.errors import install_error_handlers
+from andon.api.etags import ETags
 from andon.config import Settings
 from andon.historian import DuckDBHistorian, open_historian
 from andon.ingest import IngestStats
@@ -19,22 +33,38 @@ def create_app(
     *,
     historian: DuckDBHistorian | None = None,
     ingest_stats: IngestStats | None = None,
+    auth: AuthConfig | None = None,
 ) -> FastAPI:
     """The API and dashboard over ``historian`` (opened from ``settings.db`` if not given).
 
     Pass the historian of a running ingestion to share its connection: DuckDB allows one
-    process per database file.
+    process per database file. Every route of every router included here is behind
+    :func:`andon.api.auth.authorize` (reads: viewer, writes: operator, unless declared).
     """
     app = FastAPI(
         title="andon",
         version=__version__,
         description="MES and manufacturing AI: assets, history, OEE.",
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
     app.state.historian = historian or open_historian(settings.db)
     app.state.ingest_stats = ingest_stats
     install_error_handlers(app)
-    for router in (plant.router, history.router, production.router):
+    security.install(app, app.state.historian, auth or AuthConfig())
+    for router in (
+        plant.router,
+        history.router,
+        production.router,
+        live.router,
+        ingest.router,
+        mes.router,
+        reports.router,
+        quality.router,
+        plan.router,
+        ml.router,
+    ):
         app.include_router(router)
     app.include_router(web.create_router())
+    app.add_middleware(ETags)
     return app

@@ -9,14 +9,45 @@ from starlette.exceptions import HTTPException
 
 from andon.errors import AndonError, HistorianUnavailable, InvalidRequest, NotFound
 
-__all__ = ["install_error_handlers"]
+__all__ = [
+    "Forbidden",
+    "PayloadTooLarge",
+    "TooManyRequests",
+    "Unauthenticated",
+    "install_error_handlers",
+]
+
+
+class Unauthenticated(AndonError):
+    """The request proves no identity (no, unknown or revoked key; no session) -> 401."""
+
+
+class Forbidden(AndonError):
+    """The caller's role is too low, or a browser write failed its CSRF check -> 403."""
+
+
+class TooManyRequests(AndonError):
+    """Too many failed sign-in attempts from this client or for this user -> 429."""
+
+
+class PayloadTooLarge(InvalidRequest):
+    """The request body is over the configured limit -> 413."""
+
 
 # Looked up along the exception's MRO, most specific first.
 _STATUS: dict[type[AndonError], int] = {
     NotFound: 404,
+    PayloadTooLarge: 413,
     InvalidRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    TooManyRequests: 429,
     HistorianUnavailable: 503,
     AndonError: 500,
+}
+_HEADERS: dict[type[AndonError], dict[str, str]] = {
+    Unauthenticated: {"WWW-Authenticate": 'Bearer realm="andon"'},
+    TooManyRequests: {"Retry-After": "60"},
 }
 
 
@@ -33,7 +64,9 @@ def _body(kind: str, message: str, status: int, **extra: object) -> JSONResponse
 
 async def _andon_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AndonError)
-    return _body(type(exc).__name__, str(exc), _status_of(exc))
+    response = _body(type(exc).__name__, str(exc), _status_of(exc))
+    response.headers.update(_HEADERS.get(type(exc), {}))
+    return response
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from andon import __version__, mes
-from andon.api.deps import HistorianDep, data_now
+from andon.api.deps import HistorianDep, NowDep
 from andon.historian import AssetInfo
+from andon.mes import spc_live
 from andon.namespace import LEVELS, cells
 from andon.signals import STATE_NAMES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["plant"])
+MAX_TAGS_PAGE = 50_000
+MAX_ALERTS = 10_000
 
 
 class Health(BaseModel):
@@ -52,11 +57,17 @@ class MachineStatus(BaseModel):
     code: int | None
     since: int | None
     oee: dict[str, Any]
+    alerts: int = Field(default=0, description="SPC rule violations since oee_from")
+    last_alert: str | None = Field(default=None, description="the newest alert's message")
 
 
 class Overview(BaseModel):
     now: int
     window_s: int
+    oee_from: int = Field(
+        description="start of the OEE window (the shift's start, or now - window_s)"
+    )
+    shift: str | None = Field(default=None, description="label of the current shift, if used")
     machines: list[MachineStatus]
 
 
@@ -85,31 +96,98 @@ def assets(historian: HistorianDep) -> list[AssetNode]:
 @router.get("/tags")
 def tags(
     historian: HistorianDep,
+    response: Response,
     asset: Annotated[str | None, Query(description="only tags at or below this asset")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_TAGS_PAGE, description="tags per page")] = 5000,
+    offset: Annotated[int, Query(ge=0, description="tags to skip")] = 0,
 ) -> list[Tag]:
-    """Tags known to the historian."""
+    """Tags known to the historian, by asset and name, a page at a time.
+
+    When more tags follow, the ``X-Next-Offset`` header gives the offset of the next page.
+    """
+    found = historian.tags(asset)
+    if offset + limit < len(found):
+        response.headers["X-Next-Offset"] = str(offset + limit)
     return [
         Tag(id=t.id, asset=t.asset, name=t.name, unit=t.unit, kind=t.kind)
-        for t in historian.tags(asset)
+        for t in found[offset : offset + limit]
     ]
 
 
 @router.get("/overview")
 def overview(
     historian: HistorianDep,
+    request: Request,
+    now: NowDep,
     window_s: Annotated[int, Query(ge=60, le=7 * 86_400, description="OEE window")] = 3600,
+    shift: Annotated[
+        bool,
+        Query(description="OEE since the current shift began (plant calendar), else window_s"),
+    ] = False,
 ) -> Overview:
-    """Every machine's current state and its OEE over the last ``window_s`` (one request)."""
-    now = data_now(historian)
+    """Every machine's current state and its OEE over the last ``window_s`` (one request).
+
+    Computed once per data clock value and shared: fifty wall screens asking after the same
+    tick cost one computation.
+    """
+    state = request.app.state
+    memo: _Memo = state.__dict__.setdefault("overview_memo", _Memo())
+    # Writes (an operator's annotation) change OEE without new data: they are in the key.
+    key = (now, window_s, shift, getattr(state, "writes", 0))
+    return memo.get(key, lambda: _overview(historian, now, window_s, shift))
+
+
+class _Memo:
+    """The last few overviews by (data clock, options); concurrent askers wait for one."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._values: dict[tuple[int, int, bool, int], Overview] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, bool, int], compute: Callable[[], Overview]) -> Overview:
+        with self._lock:
+            found = self._values.get(key)
+            if found is None:
+                found = compute()
+                if len(self._values) >= self._size:
+                    self._values.pop(next(iter(self._values)))
+                self._values[key] = found
+            return found
+
+
+def _overview(historian: HistorianDep, now: int, window_s: int, shift: bool) -> Overview:
+    start, label = now - window_s * 1000, None
+    calendar = mes.load_calendar(historian)
+    current = calendar.shifts_between(now - 1, now) if shift else []
+    if current:
+        start, label = current[-1].start_ms, current[-1].label
     paths = [a.path for a in historian.assets()]
-    machines = [_machine_status(historian, path, now, window_s) for path in cells(paths)]
-    return Overview(now=now, window_s=window_s, machines=machines)
+    machines = [_machine_status(historian, path, (start, now), calendar) for path in cells(paths)]
+    _attach_alerts(historian, machines, start, now)
+    return Overview(now=now, window_s=window_s, oee_from=start, shift=label, machines=machines)
 
 
-def _machine_status(historian: HistorianDep, path: str, now: int, window_s: int) -> MachineStatus:
+def _attach_alerts(
+    historian: HistorianDep, machines: list[MachineStatus], start: int, now: int
+) -> None:
+    """Count each machine's live SPC alerts in the OEE window (newest first from the store)."""
+    found = spc_live.alerts(historian, start_ms=start, end_ms=now, limit=MAX_ALERTS)
+    by_asset: dict[str, list[str]] = {}
+    for alert in found:
+        by_asset.setdefault(alert.asset, []).append(alert.message)
+    for machine in machines:
+        messages = by_asset.get(machine.asset, [])
+        machine.alerts, machine.last_alert = len(messages), (messages[0] if messages else None)
+
+
+def _machine_status(
+    historian: HistorianDep, path: str, window: tuple[int, int], calendar: mes.Calendar
+) -> MachineStatus:
+    start, now = window
     current = historian.state_timeline(path, now, now + 1)
     state = current[-1] if current else None
-    result = mes.oee_for_asset(historian, path, now - window_s * 1000, now)
+    result = mes.oee_for_asset(historian, path, start, now, calendar=calendar)
     line, _, name = path.rpartition("/")
     return MachineStatus(
         asset=path,

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.table import Table
 
-from andon import __version__, mes, sim
+from andon import __version__
+from andon.api.security import refuse_open_bind
+from andon.cli import ingest, keys, report
+from andon.cli import mes as mes_cli
+from andon.cli import ml as ml_cli
+from andon.cli import plan as plan_cli
+from andon.cli import spc as spc_cli
 from andon.cli.demo import DemoOptions, run_demo
 from andon.cli.runtime import ApiServer
-from andon.config import Settings, broker_address
+from andon.cli.sim import simulate as simulate_command
+from andon.config import Settings
 from andon.errors import AndonError
 from andon.historian import DuckDBHistorian
 from andon.signals import parse_ts
@@ -95,7 +98,9 @@ def demo(
 @app.command()
 def serve(
     db: Annotated[Path, typer.Option(help="DuckDB file")] = Path("data/andon.duckdb"),
-    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="address to bind; beyond loopback only once a key or user exists")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
 ) -> None:
     """Serve the API and dashboard over an existing historian until Ctrl-C."""
@@ -103,42 +108,24 @@ def serve(
     def _serve() -> None:
         settings = Settings(db=str(db), http_host=host, http_port=port)
         historian = DuckDBHistorian(db)
-        server = ApiServer(settings, historian)
+        server = None
         try:
+            refuse_open_bind(host, historian)
+            server = ApiServer(settings, historian)
             server.start()
             _console.print(f"serving {db} on {server.url}  (Ctrl-C stops)")
             threading.Event().wait()
         except KeyboardInterrupt:
             pass
         finally:
-            server.stop()
+            if server is not None:
+                server.stop()
             historian.close()
 
     _guarded(_serve)
 
 
-@app.command("sim")
-def simulate(
-    broker: Annotated[str, typer.Option(help="broker mqtt://host:port")] = "mqtt://127.0.0.1:1883",
-    scenario: Annotated[str, typer.Option(help="scenario name or YAML file")] = "demo",
-    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
-    seed: Annotated[int, typer.Option(help="random seed")] = 42,
-    duration: Annotated[
-        float | None, typer.Option(help="simulated seconds to run; default forever")
-    ] = None,
-) -> None:
-    """Run the virtual factory, publishing on the unified namespace of a broker."""
-
-    def _simulate() -> None:
-        host, mqtt_port = broker_address(broker)
-        factory = sim.Factory(sim.load_scenario(scenario), seed, int(time.time()) * 1000)
-        until = None if duration is None else factory.now_ms + int(duration * 1000)
-        _console.print(f"{len(factory.machines)} machines publishing to {broker}  (Ctrl-C stops)")
-        publisher = sim.MqttPublisher(host, mqtt_port, client_id=f"andon-sim-{seed}")
-        with publisher, contextlib.suppress(KeyboardInterrupt):
-            sim.run(factory, publisher, until_ms=until, speed=speed)
-
-    _guarded(_simulate)
+app.command("sim")(simulate_command)
 
 
 @app.command()
@@ -150,25 +137,25 @@ def oee(
     ideal_cycle_time: Annotated[
         float | None, typer.Option(help="seconds per part; overrides the configured one")
     ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="one result per shift, hour, day or week, and the total")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON (as the API does)")] = False,
 ) -> None:
-    """OEE of an asset over a window per ISO 22400-2 (same numbers as /api/v1/oee)."""
+    """OEE of an asset over a window per ISO 22400-2 (same numbers as /api/v1/kpis)."""
 
     def _oee() -> None:
         start_ms, end_ms = _parse_time(start, "--from"), _parse_time(end, "--to")
-        if not db.exists():
-            raise AndonError(f"no historian at {db}")
-        historian = DuckDBHistorian(db, read_only=True)
-        try:
-            result = mes.oee_for_asset(
-                historian, asset, start_ms, end_ms, ideal_cycle_time_s=ideal_cycle_time
-            )
-        finally:
-            historian.close()
-        if as_json:
-            _console.print_json(orjson.dumps(result.to_dict()).decode())
-        else:
-            _console.print(_oee_table(result))
+        mes_cli.oee_report(
+            db,
+            asset,
+            start_ms,
+            end_ms,
+            by=by,
+            ideal_cycle_time_s=ideal_cycle_time,
+            as_json=as_json,
+            console=_console,
+        )
 
     _guarded(_oee)
 
@@ -178,16 +165,6 @@ def _parse_time(value: str, option: str) -> int:
         return parse_ts(value)
     except ValueError as exc:
         raise AndonError(f"{option}: {exc}") from exc
-
-
-def _oee_table(result: mes.OeeResult) -> Table:
-    table = Table(title=f"OEE {result.asset}", show_header=False)
-    ratios = (result.availability, result.performance, result.quality, result.oee)
-    for key, ratio in zip(("availability", "performance", "quality", "oee"), ratios, strict=True):
-        table.add_row(key, "—" if ratio is None else f"{ratio * 100:.1f} %")
-    for key in ("pot_s", "pbt_s", "apt_s", "downtime_s", "produced", "good", "scrap", "stops"):
-        table.add_row(key, str(getattr(result, key)))
-    return table
 
 
 def _guarded(action: Callable[[], None]) -> None:
@@ -200,6 +177,13 @@ def _guarded(action: Callable[[], None]) -> None:
 
 
 # Command groups of the other domains, one line each: app.add_typer(<module>.app, name=...).
+app.add_typer(keys.app, name="keys")
+app.command("report")(report.report)
+app.add_typer(ingest.app)  # ingest, backfill, deadletters
+app.add_typer(mes_cli.app)  # orders, trace, audit, shifts, reasons, downtime, lots, products
+app.add_typer(spc_cli.app, name="spc")
+app.add_typer(plan_cli.app, name="plan")
+app.add_typer(ml_cli.app, name="ml")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from andon import sim
+from andon import mes, sim
 from andon.broker import EmbeddedBroker
 from andon.cli.runtime import ApiServer, PlantPulse, RateMeter
 from andon.config import Settings, broker_address
@@ -100,7 +100,30 @@ class _Demo:
         self.historian.upsert_assets(
             [AssetInfo(m.path, m.ideal_cycle_time_s, m.name) for m in factory.machines]
         )
+        self._adopt_shift_calendar(scenario)
         return factory
+
+    def _adopt_shift_calendar(self, scenario: sim.Scenario) -> None:
+        """The plant's shifts and breaks are the scenario's, so ``--by shift`` means them."""
+        calendar = mes.Calendar.from_mapping(
+            {
+                "timezone": scenario.timezone,
+                "shifts": [
+                    {
+                        "name": shift.name,
+                        "start": shift.start.isoformat("minutes"),
+                        "hours": shift.hours,
+                        "breaks": [
+                            {"start": b.start.isoformat("minutes"), "minutes": b.minutes}
+                            for b in shift.breaks
+                        ],
+                    }
+                    for shift in scenario.shifts
+                ],
+            }
+        )
+        if mes.load_calendar(self.historian).to_mapping() != calendar.to_mapping():
+            mes.save_calendar(self.historian, calendar, "andon demo")
 
     def _backfill(self) -> None:
         factory = self.factory

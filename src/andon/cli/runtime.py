@@ -71,7 +71,11 @@ class ApiServer:
             ingest_stats=None if pipeline is None else pipeline.stats,
         )
         config = uvicorn.Config(
-            app, host=settings.http_host, port=settings.http_port, log_level="warning"
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            timeout_graceful_shutdown=3,  # open live streams must not hold Ctrl-C hostage
         )
         self.url = f"http://{settings.http_host}:{settings.http_port}"
         self._server = uvicorn.Server(config)

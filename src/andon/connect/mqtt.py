@@ -6,6 +6,10 @@ handler (the ingestion pipeline's ``submit``). The client reconnects by itself w
 exponential back-off and resubscribes on every connect; an outage is logged once when it
 starts and once when it ends. With a fixed client id and ``clean_start=False`` the broker
 keeps QoS 1 messages for us while we are away (a persistent session).
+
+Several ingest workers share the load with an MQTT v5 shared subscription: give each the
+same ``shared_group`` (and its own ``client_id``); the broker hands every message to one of
+them (``$share/<group>/<filter>``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ __all__ = ["MqttSource", "MqttSubscription"]
 
 _logger = logging.getLogger(__name__)
 
-MessageHandler = Callable[[str, bytes], None]
+MessageHandler = Callable[[str, bytes], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +49,38 @@ class MqttSubscription:
     session_expiry_s: int = 3600
     keepalive_s: int = 30
     mqtt5: bool = True  # False for brokers that speak only 3.1.1 (amqtt)
+    shared_group: str | None = None  # MQTT v5 shared subscription for several workers
+    will: tuple[str, bytes, bool] | None = None  # (topic, payload, retain) if we vanish
+
+    def filters(self) -> list[str]:
+        """The topic filters to subscribe to, shared when a group is set.
+
+        >>> MqttSubscription("h", 1883, shared_group="andon").filters()
+        ['$share/andon/andon/v1/#']
+        """
+        if self.shared_group is None:
+            return list(self.topics)
+        if not self.mqtt5:
+            raise BrokerError("shared subscriptions need MQTT v5 (mqtt5=True)")
+        return [f"$share/{self.shared_group}/{topic}" for topic in self.topics]
 
 
 class MqttSource:
     """Delivers every message of the subscription to ``handler`` from paho's thread."""
 
-    def __init__(self, subscription: MqttSubscription, handler: MessageHandler) -> None:
+    def __init__(
+        self,
+        subscription: MqttSubscription,
+        handler: MessageHandler,
+        *,
+        on_connect: Callable[[], None] | None = None,
+    ) -> None:
         self.subscription = subscription
         self.messages = 0
+        self.connects = 0
         self._handler = handler
+        self._after_connect = on_connect
+        self._filters = subscription.filters()
         self._connected = threading.Event()
         self._down_since: float | None = None
         self._client = paho.Client(
@@ -65,6 +92,9 @@ class MqttSource:
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if subscription.will is not None:
+            topic, payload, retain = subscription.will
+            self._client.will_set(topic, payload, qos=1, retain=retain)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -104,6 +134,10 @@ class MqttSource:
             self.stop()
             raise BrokerError(f"MQTT broker {sub.host}:{sub.port} did not accept us in time")
 
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish from this connection (Sparkplug commands, host state); never blocks."""
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
     def stop(self) -> None:
         """Disconnect and stop the network thread."""
         self._client.disconnect()
@@ -115,7 +149,10 @@ class MqttSource:
             _logger.warning("MQTT broker refused the connection: %s", rc)
             return
         sub = self.subscription
-        client.subscribe([(topic, sub.qos) for topic in sub.topics])
+        self.connects += 1
+        client.subscribe([(topic, sub.qos) for topic in self._filters])
+        if self._after_connect is not None:
+            self._after_connect()
         if self._down_since is not None:
             _logger.info("MQTT reconnected after %.1f s", time.monotonic() - self._down_since)
             self._down_since = None

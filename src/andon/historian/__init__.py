@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from andon.historian.duckdb import DuckDBHistorian
+from andon.historian.postgres import PostgresHistorian
 from andon.historian.protocol import (
     AssetInfo,
     Bucket,
@@ -17,6 +18,7 @@ __all__ = [
     "Bucket",
     "DuckDBHistorian",
     "Historian",
+    "PostgresHistorian",
     "SqlRunner",
     "TagInfo",
     "WriteBatch",
@@ -24,10 +26,14 @@ __all__ = [
 ]
 
 
-def open_historian(url: str, *, read_only: bool = False) -> DuckDBHistorian:
-    """Open the historian that ``url`` names: a DuckDB file path (PostgreSQL is coming)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from andon.errors import ConfigError
+def open_historian(
+    url: str, *, read_only: bool = False, lazy: bool = False
+) -> DuckDBHistorian | PostgresHistorian:
+    """Open the historian that ``url`` names: a DuckDB file path or ``postgresql://...``.
 
-        raise ConfigError("the PostgreSQL historian is coming (issue 4); use a DuckDB path")
+    ``read_only`` applies to DuckDB files (PostgreSQL readers never block the writer);
+    ``lazy`` to PostgreSQL (start even if the database is down; see PostgresHistorian).
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresHistorian(url, lazy=lazy)
     return DuckDBHistorian(url, read_only=read_only)

@@ -82,6 +82,42 @@ class DuckDBHistorian:
             self._con.execute("INSERT INTO dead_letters SELECT * FROM _dead")
             self._con.unregister("_dead")
 
+    def delete_dead_letters(self, letters: list[Rejected]) -> int:
+        if not letters:
+            return 0
+        table = pa.table(
+            {
+                "received_at": pa.array([r.received_ms for r in letters], _TS),
+                "source": [r.source for r in letters],
+                "topic": [r.topic for r in letters],
+                "payload": pa.array([r.payload for r in letters], pa.binary()),
+            }
+        )
+        with self._write_lock, _translated("dead-letter delete"):
+            self._con.register("_gone", table)
+            try:
+                row = self._con.execute(
+                    "DELETE FROM dead_letters d USING _gone g WHERE d.received_at = "
+                    "g.received_at AND d.source = g.source AND d.topic = g.topic "
+                    "AND d.payload = g.payload"
+                ).fetchone()
+            finally:
+                self._con.unregister("_gone")
+        return int(row[0]) if row else 0
+
+    def define_tags(self, tags: list[tuple[str, str, str | None]]) -> None:
+        if not tags:
+            return
+        with self._write_lock, _translated("tag definition"):
+            for asset, name, unit in tags:
+                row = self._con.execute(
+                    "INSERT INTO tags (asset, name, unit) VALUES (?, ?, ?) ON CONFLICT "
+                    "(asset, name) DO UPDATE SET unit = excluded.unit RETURNING id",
+                    [asset, name, unit],
+                ).fetchone()
+                assert row is not None  # INSERT ... RETURNING always yields the row
+                self._ids_by_asset.setdefault(asset, {})[name] = int(row[0])
+
     def upsert_assets(self, assets: list[AssetInfo]) -> None:
         rows = [(a.path, a.display_name, a.ideal_cycle_time_s) for a in assets]
         with self._write_lock, _translated("asset upsert"):
@@ -147,8 +183,9 @@ class DuckDBHistorian:
 
     def _insert_states(self, states: list[StateChange]) -> None:
         if states:
-            self._append(
+            self._upsert(
                 "states",
+                ("asset", "start"),
                 {
                     "asset": [s.asset for s in states],
                     "start": pa.array([s.ts_ms for s in states], _TS),
@@ -160,8 +197,9 @@ class DuckDBHistorian:
 
     def _insert_counts(self, counts: list[CountUpdate]) -> None:
         if counts:
-            self._append(
+            self._upsert(
                 "counts",
+                ("asset", "ts"),
                 {
                     "asset": [c.asset for c in counts],
                     "ts": pa.array([c.ts_ms for c in counts], _TS),
@@ -174,8 +212,9 @@ class DuckDBHistorian:
     def _insert_events(self, batch: WriteBatch) -> None:
         events = batch.events
         if events:
-            self._append(
+            self._upsert(
                 "events",
+                ("asset", "ts", "kind", "data"),
                 {
                     "asset": [e.asset for e in events],
                     "ts": pa.array([e.ts_ms for e in events], _TS),
@@ -184,10 +223,25 @@ class DuckDBHistorian:
                 },
             )
 
-    def _append(self, table: str, columns: dict[str, Any]) -> None:
+    def _upsert(self, table: str, key: tuple[str, ...], columns: dict[str, Any]) -> None:
+        """Insert rows, replacing those with the same natural ``key`` (the last one wins).
+
+        A batch replayed after an outage or redelivered by the broker changes nothing.
+        """
         self._con.register("_rows", pa.table(columns))
+        time_col = key[1]
+        match = " AND ".join(f"{table}.{col} = r.{col}" for col in key)
         try:
-            self._con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+            self._con.execute(  # the time bounds let DuckDB skip row groups by zone maps
+                f"DELETE FROM {table} USING _rows r WHERE {match} "
+                f"AND {table}.{time_col} >= (SELECT min({time_col}) FROM _rows) "
+                f"AND {table}.{time_col} <= (SELECT max({time_col}) FROM _rows)"
+            )
+            self._con.execute(
+                f"INSERT INTO {table} SELECT * EXCLUDE (_o) FROM "
+                "(SELECT *, row_number() OVER () AS _o FROM _rows) "
+                f"QUALIFY row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY _o DESC) = 1"
+            )
         finally:
             self._con.unregister("_rows")
 
@@ -306,6 +360,15 @@ class DuckDBHistorian:
     def sql(self, statement: str, params: SqlParams = None) -> list[tuple[Any, ...]]:
         with self._write_lock, _translated("statement"):
             return self._con.execute(statement, params).fetchall()
+
+    def arrow(self, statement: str, params: SqlParams = None) -> pa.Table:
+        """A read-only query's result as an Arrow table (columnar fast path for mes)."""
+        with _translated("query"):
+            cursor = self._con.cursor()
+            try:
+                return cursor.sql(statement, params=params).to_arrow_table()
+            finally:
+                cursor.close()
 
     @contextmanager
     def transaction(self) -> Iterator[SqlRunner]:

@@ -95,11 +95,17 @@ class Historian(Protocol):
     def upsert_assets(self, assets: list[AssetInfo]) -> None:
         """Create or update asset attributes."""
 
+    def define_tags(self, tags: list[tuple[str, str, str | None]]) -> None:
+        """Create tags ``(asset, name, unit)`` ahead of data, or set their unit (from config)."""
+
     def assets(self) -> list[AssetInfo]:
         """Every asset that has attributes or data, sorted by path."""
 
     def tags(self, asset: str | None = None) -> list[TagInfo]:
         """Tags, optionally only those of ``asset`` and below."""
+
+    def tag(self, tag_id: int) -> TagInfo:
+        """One tag by id; raises :class:`~andon.errors.NotFound` when it does not exist."""
 
     def latest(self, asset: str | None = None) -> dict[str, tuple[int, float]]:
         """Last (ts_ms, value) per ``asset/tag`` key, optionally under ``asset``."""
@@ -121,6 +127,9 @@ class Historian(Protocol):
 
     def dead_letters(self, limit: int = 100) -> list[Rejected]:
         """The most recent dead letters, newest first."""
+
+    def delete_dead_letters(self, letters: list[Rejected]) -> int:
+        """Remove these dead letters (matched on all their fields, e.g. once replayed)."""
 
     def latest_ts(self) -> int | None:
         """The newest timestamp of any state, count or sample (None when empty)."""

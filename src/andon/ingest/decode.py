@@ -30,6 +30,7 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 _RESERVED_EVENT_KEYS = frozenset({"ts", "seq", "kind"})
 _INT_MAX = 2**63 - 1  # larger integers are not measurements; they would overflow the store
 _INT_MIN = -(2**63)
+_TS_MIN, _TS_MAX = 946_684_800_000, 4_102_444_800_000  # parse_ts's range: 2000..2100
 
 _ChannelDecoder = Callable[[str, dict[str, Any]], Record]
 
@@ -66,10 +67,13 @@ class Decoder:
 
 
 def _ts(body: dict[str, Any]) -> int:
-    if "ts" not in body:
+    ts = body.get("ts")
+    if type(ts) is int and _TS_MIN <= ts < _TS_MAX:  # the common case, without a call
+        return ts
+    if ts is None:
         raise PayloadRejected('missing "ts" (epoch ms or ISO-8601)')
     try:
-        return parse_ts(body["ts"])
+        return parse_ts(ts)
     except ValueError as exc:
         raise PayloadRejected(f'"ts": {exc}') from exc
 
@@ -87,17 +91,27 @@ def _metrics(asset: str, body: dict[str, Any]) -> Metrics:
     values = body.get("values")
     if not isinstance(values, dict) or not values:
         raise PayloadRejected('metrics: "values" must be a non-empty object of numbers')
-    for name, value in values.items():
+    for value in values.values():
         kind = type(value)  # orjson never yields NaN/inf floats; bools are not numbers here
         if kind is not float and (kind is not int or not _INT_MIN <= value <= _INT_MAX):
-            raise PayloadRejected(f"metrics: value of {name!r} is not a finite number: {value!r}")
+            raise PayloadRejected(_not_a_number(values))
     return Metrics(asset, _ts(body), values, _seq(body))
+
+
+def _not_a_number(values: dict[str, Any]) -> str:
+    for name, value in values.items():
+        if type(value) is not float and (
+            type(value) is not int or not _INT_MIN <= value <= _INT_MAX
+        ):
+            return f"metrics: value of {name!r} is not a finite number: {value!r}"
+    return "metrics: a value is not a finite number"
 
 
 def _state(asset: str, body: dict[str, Any]) -> StateChange:
     code = body.get("code")
     if code is None:
-        code = STATE_CODES.get(body.get("state"))  # type: ignore[arg-type]  # None -> no match
+        name = body.get("state")
+        code = STATE_CODES.get(name) if isinstance(name, str) else None
     if type(code) is not int or code < 0:
         raise PayloadRejected('state: needs "code" or a known "state" name')
     reason = body.get("reason")

@@ -24,15 +24,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any, cast
 
-from andon.errors import InvalidRequest, NotFound
-from andon.historian.protocol import AssetInfo, Historian
+from andon.errors import InvalidRequest
+from andon.mes.losses import LossBar, waterfall
 from andon.mes.production import count_deltas
 from andon.mes.states import DEFAULT_POLICY, OeePolicy, TimeAccount, account
-from andon.namespace import ancestors, is_under
+from andon.mes.timeline import Timeline
 from andon.signals import STATE_CODES, STATE_NAMES, CountUpdate, StateChange
 
-__all__ = ["OeeResult", "compute_oee", "oee_for_asset", "rollup"]
+__all__ = ["OeeResult", "Quantities", "compute_oee", "from_account", "rollup"]
+
+Quantities = tuple[int, int, int]
+"""(produced, good, scrap) of a window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,11 @@ class OeeResult:
     Times are in seconds, quantities in parts. ``time_by_state`` maps each state name
     (``signals.STATE_NAMES``, or ``str(code)`` for sub-codes and unknown codes) to its time
     and sums to ``pot_s - no_data_s``. ``machines`` counts the cells behind the numbers.
+    ``micro_stop_s`` is inside ``apt_s`` or ``downtime_s`` as the policy says;
+    ``breakdown_s`` and ``setup_s`` are parts of ``downtime_s``. ``ideal_good_s`` is the ideal
+    time of the good parts. Derived: ``scrap_ratio`` = scrap / produced, ``teep`` =
+    ``ideal_good_s`` / (POT - no data), ``mtbf_s`` = APT / failures, ``mttr_s`` = breakdown time
+    / failures (``None`` without failures), and the loss ``waterfall``.
     """
 
     asset: str
@@ -65,11 +74,24 @@ class OeeResult:
     oee: float | None
     time_by_state: dict[str, float] = field(hash=False)
     machines: int
+    micro_stops: int
+    micro_stop_s: float
+    micro_stops_in_apt: bool
+    breakdown_s: float
+    setup_s: float
+    failures: int
+    ideal_good_s: float | None
+    scrap_ratio: float | None
+    teep: float | None
+    mtbf_s: float | None
+    mttr_s: float | None
+    waterfall: tuple[LossBar, ...]
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict whose keys are exactly the field names (``None`` stays null)."""
         out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
         out["time_by_state"] = dict(self.time_by_state)
+        out["waterfall"] = [bar.to_dict() for bar in self.waterfall]
         return out
 
 
@@ -83,11 +105,17 @@ class _Sums:
     pbt_s: float
     apt_s: float
     downtime_s: float
+    micro_stop_s: float
+    breakdown_s: float
+    setup_s: float
     stops: int
+    micro_stops: int
+    failures: int
     produced: int
     good: int
     scrap: int
     ideal_time_s: float | None
+    ideal_good_s: float | None
     time_by_state: dict[str, float]
 
 
@@ -99,7 +127,12 @@ def _ratio(numerator: float | None, denominator: float) -> float | None:
 
 
 def _result(
-    asset: str, window: tuple[int, int], sums: _Sums, cycle_s: float | None, machines: int
+    asset: str,
+    window: tuple[int, int],
+    sums: _Sums,
+    cycle_s: float | None,
+    machines: int,
+    micro_in_apt: bool,
 ) -> OeeResult:
     availability = _ratio(sums.apt_s, sums.pbt_s)
     performance = _ratio(sums.ideal_time_s, sums.apt_s)
@@ -129,6 +162,29 @@ def _result(
         oee=oee,
         time_by_state=sums.time_by_state,
         machines=machines,
+        micro_stops=sums.micro_stops,
+        micro_stop_s=sums.micro_stop_s,
+        micro_stops_in_apt=micro_in_apt,
+        breakdown_s=sums.breakdown_s,
+        setup_s=sums.setup_s,
+        failures=sums.failures,
+        ideal_good_s=sums.ideal_good_s,
+        scrap_ratio=_ratio(sums.scrap, sums.produced),
+        teep=_ratio(sums.ideal_good_s, round(sums.pot_s - sums.no_data_s, 3)),
+        mtbf_s=_ratio(sums.apt_s, sums.failures),
+        mttr_s=_ratio(sums.breakdown_s, sums.failures),
+        waterfall=waterfall(
+            sums.pot_s,
+            sums.planned_downtime_s,
+            sums.no_data_s,
+            sums.downtime_s,
+            sums.breakdown_s,
+            sums.setup_s,
+            sums.micro_stop_s,
+            micro_in_apt,
+            sums.ideal_time_s,
+            sums.ideal_good_s,
+        ),
     )
 
 
@@ -162,32 +218,76 @@ def _seconds(ms: int) -> float:
     return ms / 1000
 
 
-def _time_sums(time: TimeAccount) -> dict[str, float]:
-    return {
-        "pot_s": _seconds(time.pot_ms),
-        "planned_downtime_s": _seconds(time.planned_ms),
-        "no_data_s": _seconds(time.no_data_ms),
-        "pbt_s": _seconds(time.pbt_ms),
-        "apt_s": _seconds(time.producing_ms),
-        "downtime_s": _seconds(time.downtime_ms),
-    }
+def _corrected(quantities: Quantities, late_scrap: int) -> Quantities:
+    """Late scrap moves good parts to scrap, never below zero good parts."""
+    produced, good, scrap = quantities
+    moved = min(max(late_scrap, 0), good)
+    return (produced, good - moved, scrap + moved)
 
 
-def compute_oee(
+def _ideal_of(cycle_s: float | None, parts: int) -> float | None:
+    """Ideal time of ``parts``: zero parts take no time even without a known cycle time."""
+    if cycle_s is None:
+        return 0.0 if parts == 0 else None
+    return cycle_s * parts
+
+
+def from_account(
     asset: str,
-    states: Sequence[StateChange],
-    counts: Sequence[CountUpdate],
+    time: TimeAccount,
+    quantities: Quantities,
     start_ms: int,
     end_ms: int,
     *,
     ideal_cycle_time_s: float | None,
     policy: OeePolicy = DEFAULT_POLICY,
 ) -> OeeResult:
+    """The result of one cell and window from its time account and quantities."""
+    produced, good, scrap = quantities
+    cycle = ideal_cycle_time_s
+    sums = _Sums(
+        pot_s=_seconds(time.pot_ms),
+        planned_downtime_s=_seconds(time.planned_ms),
+        no_data_s=_seconds(time.no_data_ms),
+        pbt_s=_seconds(time.pbt_ms),
+        apt_s=_seconds(time.producing_ms),
+        downtime_s=_seconds(time.downtime_ms),
+        micro_stop_s=_seconds(time.micro_ms),
+        breakdown_s=_seconds(time.breakdown_ms),
+        setup_s=_seconds(time.setup_ms),
+        stops=time.stops,
+        micro_stops=time.micro_stops,
+        failures=time.failures,
+        produced=produced,
+        good=good,
+        scrap=scrap,
+        ideal_time_s=_ideal_of(cycle, produced),
+        ideal_good_s=_ideal_of(cycle, good),
+        time_by_state={_state_key(c): _seconds(ms) for c, ms in sorted(time.by_code.items())},
+    )
+    micro_in_apt = policy.micro_stop_is_performance_loss
+    return _result(asset, (start_ms, end_ms), sums, cycle, 1, micro_in_apt)
+
+
+def compute_oee(
+    asset: str,
+    states: Sequence[StateChange] | Timeline,
+    counts: Sequence[CountUpdate],
+    start_ms: int,
+    end_ms: int,
+    *,
+    ideal_cycle_time_s: float | None,
+    policy: OeePolicy = DEFAULT_POLICY,
+    late_scrap: int = 0,
+) -> OeeResult:
     """OEE of one cell over ``[start_ms, end_ms)`` from its state timeline and count totals.
 
     ``states`` may start before the window (the state carried in) and ``counts`` may start
     with the last reading before it, as the historian returns them; neither needs to be
-    sorted. The records' own ``asset`` fields are not checked. Raises
+    sorted. States up to ``policy.lookaround_ms`` beyond the window size and back-fill its
+    stops exactly (:mod:`andon.mes.stops`); :func:`~andon.mes.oee_for_asset` reads them.
+    ``late_scrap`` parts found bad later (``setBadQuantity``-style) move from good to scrap.
+    The records' own ``asset`` fields are not checked. Raises
     :class:`~andon.errors.InvalidRequest` for an empty window or a non-positive cycle time.
 
     A worked ISO 22400 example: an 8 h shift (POT 480 min) with a 30 min break (planned) and a
@@ -216,24 +316,40 @@ def compute_oee(
     True
     >>> r.time_by_state
     {'running': 24180.0, 'break': 1800.0, 'equipment_failure': 2820.0}
+    >>> r.failures, r.mttr_s, r.mtbf_s, r.scrap_ratio, round(r.teep, 4)
+    (1, 2820.0, 24180.0, 0.02, 0.6806)
+    >>> {bar.loss: bar.seconds for bar in r.waterfall}  # doctest: +NORMALIZE_WHITESPACE
+    {'planned_downtime': 1800.0, 'no_data': 0.0, 'breakdowns': 2820.0,
+     'setup_adjustments': 0.0, 'other_stops': 0.0, 'minor_stops': 0.0, 'speed_loss': 4180.0,
+     'quality_loss': 400.0, 'fully_productive': 19600.0}
     """
     _check_window(start_ms, end_ms)
     _check_cycle(ideal_cycle_time_s)
     time = account(states, start_ms, end_ms, policy)
-    produced, good, scrap = count_deltas(counts, start_ms, end_ms)
-    sums = _Sums(
-        **_time_sums(time),
-        stops=time.stops,
-        produced=produced,
-        good=good,
-        scrap=scrap,
-        ideal_time_s=None if ideal_cycle_time_s is None else ideal_cycle_time_s * produced,
-        time_by_state={_state_key(c): _seconds(ms) for c, ms in sorted(time.by_code.items())},
+    quantities = _corrected(count_deltas(counts, start_ms, end_ms), late_scrap)
+    return from_account(
+        asset,
+        time,
+        quantities,
+        start_ms,
+        end_ms,
+        ideal_cycle_time_s=ideal_cycle_time_s,
+        policy=policy,
     )
-    return _result(asset, (start_ms, end_ms), sums, ideal_cycle_time_s, machines=1)
 
 
-_TIME_FIELDS = ("pot_s", "planned_downtime_s", "no_data_s", "pbt_s", "apt_s", "downtime_s")
+_TIME_FIELDS = (
+    "pot_s",
+    "planned_downtime_s",
+    "no_data_s",
+    "pbt_s",
+    "apt_s",
+    "downtime_s",
+    "micro_stop_s",
+    "breakdown_s",
+    "setup_s",
+)
+_COUNT_FIELDS = ("stops", "micro_stops", "failures", "produced", "good", "scrap")
 
 
 def _add_seconds(values: Iterable[float]) -> float:
@@ -262,14 +378,13 @@ def _common_cycle(results: Sequence[OeeResult]) -> float | None:
     return cycles.pop() if len(cycles) == 1 else None
 
 
-def _ideal_time(results: Sequence[OeeResult], cycle_s: float | None, produced: int) -> float | None:
+def _ideal(parts: list[float | None], cycle_s: float | None, count: int) -> float | None:
     """Summed ideal time; unknown (``None``) as soon as one part has no ideal cycle time."""
-    ideal = [result.ideal_time_s for result in results]
-    if any(seconds is None for seconds in ideal):
+    if any(seconds is None for seconds in parts):
         return None
     if cycle_s is not None:
-        return cycle_s * produced  # the same product a whole-window computation makes
-    return math.fsum(seconds for seconds in ideal if seconds is not None)
+        return cycle_s * count  # the same product a whole-window computation makes
+    return math.fsum(seconds for seconds in parts if seconds is not None)
 
 
 def rollup(asset: str, results: Sequence[OeeResult]) -> OeeResult:
@@ -281,7 +396,7 @@ def rollup(asset: str, results: Sequence[OeeResult]) -> OeeResult:
     spans from the earliest start to the latest end; ``ideal_cycle_time_s`` is kept only when
     every part shares it; one part without an ideal cycle time makes the ideal time and the
     performance of the whole ``None``. Raises :class:`~andon.errors.InvalidRequest` when
-    ``results`` is empty.
+    ``results`` is empty or mixes micro-stop policies.
 
     >>> from andon.signals import CountUpdate, StateChange
     >>> def machine(name, changes, parts):
@@ -296,63 +411,18 @@ def rollup(asset: str, results: Sequence[OeeResult]) -> OeeResult:
     """
     if not results:
         raise InvalidRequest(f"nothing to roll up for {asset!r}")
+    in_apt = {result.micro_stops_in_apt for result in results}
+    if len(in_apt) > 1:
+        raise InvalidRequest("cannot roll up results computed with different micro-stop policies")
     cycle_s = _common_cycle(results)
-    produced = sum(result.produced for result in results)
+    counts: dict[str, Any] = {n: sum(getattr(r, n) for r in results) for n in _COUNT_FIELDS}
     times = {name: _add_seconds(getattr(r, name) for r in results) for name in _TIME_FIELDS}
     sums = _Sums(
-        **times,
-        stops=sum(result.stops for result in results),
-        produced=produced,
-        good=sum(result.good for result in results),
-        scrap=sum(result.scrap for result in results),
-        ideal_time_s=_ideal_time(results, cycle_s, produced),
+        **cast(dict[str, Any], times),
+        **counts,
+        ideal_time_s=_ideal([r.ideal_time_s for r in results], cycle_s, counts["produced"]),
+        ideal_good_s=_ideal([r.ideal_good_s for r in results], cycle_s, counts["good"]),
         time_by_state=_merge_states(results),
     )
     window = (min(r.start_ms for r in results), max(r.end_ms for r in results))
-    return _result(asset, window, sums, cycle_s, _machines(results))
-
-
-def _cells(assets: Iterable[AssetInfo], root: str) -> list[AssetInfo]:
-    """Assets at or below ``root`` with no descendant among them (the machines)."""
-    under = [info for info in assets if is_under(info.path, root)]
-    if not under:
-        raise NotFound(f"no asset at or below {root!r}")
-    parents = {parent for info in under for parent in ancestors(info.path)}
-    return [info for info in under if info.path not in parents]
-
-
-def oee_for_asset(
-    historian: Historian,
-    asset: str,
-    start_ms: int,
-    end_ms: int,
-    *,
-    policy: OeePolicy = DEFAULT_POLICY,
-    ideal_cycle_time_s: float | None = None,
-) -> OeeResult:
-    """OEE of a cell, or the roll-up of every cell under a line, area, site or enterprise.
-
-    The cells are the historian's assets at or below ``asset`` that have no descendant among
-    them. Each cell's ideal cycle time is its asset attribute unless ``ideal_cycle_time_s``
-    overrides it for all. A single cell gives its own numbers, labelled with ``asset``.
-    Raises :class:`~andon.errors.InvalidRequest` for an empty window and
-    :class:`~andon.errors.NotFound` when no asset lies at or below ``asset``.
-    """
-    _check_window(start_ms, end_ms)
-    results = [
-        compute_oee(
-            cell.path,
-            historian.state_timeline(cell.path, start_ms, end_ms),
-            historian.count_totals(cell.path, start_ms, end_ms),
-            start_ms,
-            end_ms,
-            ideal_cycle_time_s=(
-                cell.ideal_cycle_time_s if ideal_cycle_time_s is None else ideal_cycle_time_s
-            ),
-            policy=policy,
-        )
-        for cell in _cells(historian.assets(), asset)
-    ]
-    if len(results) == 1 and results[0].asset == asset:
-        return results[0]
-    return rollup(asset, results)
+    return _result(asset, window, sums, cycle_s, _machines(results), in_apt.pop())

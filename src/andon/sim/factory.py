@@ -9,6 +9,10 @@
 1000
 >>> sorted({topic.rsplit("/", 1)[1] for topic, _ in messages})
 ['count', 'event', 'metrics', 'state']
+>>> messages[-1][0]  # the plant's ambient station publishes humidity and air temperature
+'andon/v1/acme/plant1/utilities/ambient/station1/metrics'
+>>> [asset.kind for asset in factory.catalog][-2:]
+['packer', 'ambient']
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from andon.sim.catalog import AMBIENT_TAGS, PlantAsset
 from andon.sim.chance import Draws
 from andon.sim.climate import Ambient
+from andon.sim.kinds import KIND_MODELS
 from andon.sim.lines import Line
 from andon.sim.machines import Machine
-from andon.sim.messages import Message
+from andon.sim.messages import Message, Outbox
 from andon.sim.scenario import Scenario
 from andon.sim.shifts import ShiftCalendar
 
@@ -64,6 +70,7 @@ class Factory:
         offset_ms = int(offset.total_seconds() * 1000) if offset else 0
         self._calendar = ShiftCalendar(scenario.shifts, tz)
         self._ambient = Ambient(scenario.ambient, Draws(seed, _PLANT_STREAM), offset_ms)
+        self._station = Outbox(scenario.ambient_path)
         self._machines: list[Machine] = []
         self._info: list[MachineInfo] = []
         for index, spec in enumerate(scenario.lines):
@@ -86,6 +93,12 @@ class Factory:
     def machines(self) -> list[MachineInfo]:
         """The simulated machines, lines in scenario order and machines in flow order."""
         return list(self._info)
+
+    @property
+    def catalog(self) -> list[PlantAsset]:
+        """Every publishing asset with its tags: the machines, then the ambient station."""
+        assets = [PlantAsset(m.path, m.kind, KIND_MODELS[m.kind].TAGS) for m in self._info]
+        return [*assets, PlantAsset(self.scenario.ambient_path, "ambient", AMBIENT_TAGS)]
 
     @property
     def now_ms(self) -> int:
@@ -112,5 +125,8 @@ class Factory:
         planned = self._calendar.state_at(t1)
         for machine in self._machines:
             machine.advance(t0, t1, planned)
+        self._station.target = messages
+        humidity, air = round(self._ambient.humidity_pct, 2), round(self._ambient.air_c, 2)
+        self._station.metrics(t1, {"humidity_pct": humidity, "air_temp_c": air})
         self._now = t1
         return messages

@@ -6,8 +6,14 @@ ends, a part arrives from upstream), so state changes carry millisecond timestam
 end of the second the shift calendar is applied and one metrics message is sampled.
 
 States: ``running``; unplanned ``micro_stop`` and ``equipment_failure``; ``changeover``
-(product change or tool change); ``starved`` / ``blocked`` by the buffers around it; planned
-``break`` / ``no_shift`` from the calendar, which suspend whatever stop was in progress.
+(product change or tool change); ``material`` (e.g. a coil change); ``starved`` / ``blocked``
+by the buffers around it; ``planned_maintenance`` when wear reaches the maintenance level;
+planned ``break`` / ``no_shift`` from the calendar, which suspend whatever stop was in
+progress.
+
+Failures come two ways: at random, from a hazard that rises with wear (``reliability.py``),
+and from the part in work, whose process conditions the kind's physics checks against its
+failure modes when the part starts (:class:`~andon.sim.physics.Trip`).
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from collections.abc import Callable, Mapping
 
 from andon.sim.chance import Draws
 from andon.sim.climate import Ambient
+from andon.sim.kinds import KIND_MODELS
 from andon.sim.lines import Line
 from andon.sim.messages import Outbox
-from andon.sim.physics import KIND_MODELS, Condition
+from andon.sim.physics import Condition, Trip
 from andon.sim.reliability import RELIABILITY_DEFAULTS, Reliability
 from andon.sim.scenario import MachineSpec
 
@@ -28,7 +35,9 @@ __all__ = ["Machine"]
 _logger = logging.getLogger(__name__)
 
 _NEVER = 1 << 62
-_TIMED_STOPS = frozenset({"micro_stop", "equipment_failure", "changeover"})
+_TIMED_STOPS = frozenset(
+    {"micro_stop", "equipment_failure", "changeover", "material", "planned_maintenance"}
+)
 _GRACE = {"starve": "starved", "block": "blocked"}  # waits still reported as running
 _GRACE_KINDS = {state: kind for kind, state in _GRACE.items()}
 
@@ -61,6 +70,7 @@ class Machine:
             "part": self._complete_part,
             "micro": self._micro_stop,
             "failure": self._fail,
+            "trip": self._strike,
             "resume": self._resume,
             "input": self._continue,
             "starve": self._declare,
@@ -75,7 +85,11 @@ class Machine:
         self._count_ts = -1  # >= 0: totals changed at this ms and are not yet published
         self._held: int | None = None  # a finished good part waiting for outlet space
         self._suspended: tuple[str, str | None, int] | None = None
-        self._renew = False
+        self._renew: str | None = None  # why the stop in progress renews the worn part
+        self._trip: Trip | None = None  # the stop the part in work will cause
+        self._trip_left = 0.0  # running ms until it strikes
+        self._evaluate, self._fresh = True, True  # the part in work needs begin_part()
+        self._last_scrap = False
         self._run_since, self._hazard, self._speed = 0, 0.0, 1.0
         self._working = False  # running time is booked (not waiting, not stopped)
         self._grace_ms = round(self._rel.wait_grace_cycles * self._cycle_ms)
@@ -137,6 +151,7 @@ class Machine:
             self._wait(t, "starved", inlet[0][0] if inlet else _NEVER)
             return False
         self._work_left = self._draw_work()
+        self._evaluate, self._fresh = True, True
         return True
 
     def _wait(self, t: int, state: str, ready_ms: int) -> None:
@@ -162,6 +177,11 @@ class Machine:
         self._enter(t, state, None, max(ready, t), "input")
 
     def _run(self, t: int) -> None:
+        if self._evaluate:
+            self._begin_part(t)
+            if self._trip is not None and self._trip_left <= 0:
+                self._strike(t)
+                return
         self._run_since, self._working = t, True
         self._hazard = self._rel.hazard(self._wear_ms / self._rel.life_ms)
         next_ms, kind = t + max(1, round(self._work_left)), "part"
@@ -171,7 +191,18 @@ class Machine:
         failure_ms = t + max(1, round(min(self._fail_left / self._hazard, _NEVER / 2)))
         if failure_ms < next_ms:
             next_ms, kind = failure_ms, "failure"
+        if self._trip is not None:
+            trip_ms = t + max(1, round(self._trip_left))
+            if trip_ms < next_ms:
+                next_ms, kind = trip_ms, "trip"
         self._enter(t, "running", None, next_ms, kind)
+
+    def _begin_part(self, t: int) -> None:
+        """Let the physics draw the part's process conditions and the stop they cause."""
+        trip = self._model.begin_part(self._condition(t), self._fresh)
+        self._evaluate = self._fresh = False
+        self._trip = trip
+        self._trip_left = trip.at * self._work_left if trip is not None else 0.0
 
     def _settle(self, t: int) -> None:
         """Book running time since the last settlement against work, wear and hazards."""
@@ -181,6 +212,7 @@ class Machine:
         self._micro_left -= elapsed
         self._fail_left -= self._hazard * elapsed
         self._wear_ms += elapsed
+        self._trip_left -= elapsed
 
     def _complete_part(self, t: int) -> None:
         self._settle(t)
@@ -189,6 +221,7 @@ class Machine:
             wear, self._ambient.humidity_pct
         )
         self.total += 1
+        self._last_scrap = scrap
         if scrap:
             self.scrap += 1
         else:
@@ -196,11 +229,21 @@ class Machine:
             self._held = self._part if self._outlet is not None else None
         self._count_ts = t
         self._part = None
-        if self._kind.TOOL and wear >= 1.0:
+        if self._kind.TOOL and self._model.worn_out(self._condition(t)):
             self._change_tool(t, "worn_out")
             self._enter(t, "changeover", "tool_change", t + self._span(self._rel.tool_change_ms))
+        elif self._rel.maintenance_at and wear >= self._rel.maintenance_at:
+            self._maintain(t, wear)
         else:
             self._continue(t)
+
+    def _maintain(self, t: int, wear: float) -> None:
+        """Planned maintenance renews the worn part before it fails."""
+        self._flush_count()
+        self.outbox.event(t, "maintenance", {"reason": "preventive", "wear": round(wear, 3)})
+        self._renew = "maintenance"
+        end = t + self._span(self._rel.maintenance_ms)
+        self._enter(t, "planned_maintenance", "preventive", end)
 
     def _changeover(self, t: int) -> None:
         assert self._part is not None
@@ -209,6 +252,7 @@ class Machine:
         self._order_event(t, "order_start", self._order)
         if self._kind.TOOL and self._wear_ms >= self._rel.tool_change_at * self._rel.life_ms:
             self._change_tool(t, "changeover")
+        self._evaluate = True  # the part now belongs to the new order (and maybe a new tool)
         self._enter(t, "changeover", "product_change", t + self._span(self._rel.changeover_ms))
 
     def _draw_work(self) -> float:
@@ -238,16 +282,34 @@ class Machine:
         wear = self._wear_ms / self._rel.life_ms
         failures = self._kind.FAILURES
         weights = [0.5 + 4.0 * wear * wear if by_wear else 1.0 for _, by_wear in failures]
-        reason, self._renew = failures[self._draws.pick(weights)]
+        reason, by_wear = failures[self._draws.pick(weights)]
+        self._renew = "failure" if by_wear else None
         _logger.debug("%s: %s at %d (wear %.2f)", self.spec.path, reason, t, wear)
         self._enter(t, "equipment_failure", reason, t + self._span(self._rel.repair_ms))
 
+    def _strike(self, t: int) -> None:
+        """The part in work causes its stop (a failure mode, a coil change...)."""
+        if self._working:
+            self._settle(t)
+        trip, self._trip = self._trip, None
+        assert trip is not None
+        self._renew = "failure" if trip.renew else None
+        self._evaluate = True  # the part is tried again after the stop
+        bounds = self._rel.repair_ms
+        if trip.minutes is not None:
+            bounds = (trip.minutes[0] * 60_000.0, trip.minutes[1] * 60_000.0)
+        _logger.debug("%s: %s at %d", self.spec.path, trip.reason, t)
+        self._enter(t, trip.state, trip.reason, t + self._span(bounds))
+
     def _resume(self, t: int) -> None:
-        if self._renew:  # the repair replaced the worn tool or component
-            self._renew = False
+        if self._renew is not None:  # the repair replaced the worn tool or component
             if self._kind.TOOL:
-                self._change_tool(t, "failure")
-            self._wear_ms = 0.0
+                self._change_tool(t, self._renew)
+            else:
+                self._wear_ms = 0.0
+                self._model.renew()
+            self._renew = None
+            self._evaluate = self._part is not None
         self._continue(t)
 
     def _wake(self, t0: int) -> None:
@@ -303,6 +365,7 @@ class Machine:
         wear_min = round(self._wear_ms / 60_000.0, 1)
         self.outbox.event(t, "tool_change", {"reason": why, "tool_wear_min": wear_min})
         self._wear_ms = 0.0
+        self._model.renew()
 
     def _span(self, bounds: tuple[float, float]) -> int:
         return max(1000, round(self._draws.between(*bounds)))
@@ -317,4 +380,6 @@ class Machine:
         c.wear_min = wear_ms / 60_000.0
         c.product = self._orders.order(self._order).product_index
         c.air_c = self._ambient.air_c
+        c.parts = self.total
+        c.last_scrap = self._last_scrap
         return c

@@ -22,7 +22,7 @@ from typing import Protocol
 from andon.sim.factory import Factory
 from andon.sim.messages import Message
 
-__all__ = ["Sink", "run"]
+__all__ = ["Fanout", "Sink", "run"]
 
 _logger = logging.getLogger(__name__)
 
@@ -32,6 +32,18 @@ class Sink(Protocol):
 
     def send(self, messages: list[Message]) -> None:
         """Deliver one step's messages, in order."""
+
+
+class Fanout:
+    """A sink that hands every step to several sinks in turn (MQTT, Sparkplug, OPC UA...)."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self.sinks = sinks
+
+    def send(self, messages: list[Message]) -> None:
+        """Deliver the step to each sink, in the order given."""
+        for sink in self.sinks:
+            sink.send(messages)
 
 
 class _Pacer:

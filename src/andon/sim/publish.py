@@ -1,14 +1,17 @@
 """Publishing the factory's messages to an MQTT broker with paho-mqtt.
 
-:class:`MqttPublisher` is a :class:`~andon.sim.pacing.Sink`: ``send`` hands messages to
-paho's network thread and only blocks when too many QoS 1 publishes await their PUBACK, so
-a backfill cannot outrun the broker or exhaust memory. Leaving the context waits until
-every message has been acknowledged.
+:class:`MqttPublisher` is a :class:`~andon.sim.pacing.Sink`: ``send`` publishes from the
+calling thread (:class:`~andon.sim.mqttlink.MqttLink`) and only blocks when too many QoS 1
+publishes await their PUBACK, so a backfill cannot outrun the broker or exhaust memory.
+Leaving the context waits until every message has been acknowledged. After a network
+failure the link reconnects by itself, and paho resends what was not acknowledged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from types import TracebackType
@@ -22,16 +25,21 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from andon.errors import BrokerError
 from andon.sim.messages import Message
+from andon.sim.mqttlink import MqttLink
 
-__all__ = ["MqttPublisher"]
+__all__ = ["MqttPublisher", "drop_socket"]
 
 _logger = logging.getLogger(__name__)
 
-_MAX_INFLIGHT = 1000
+# paho walks its in-flight window on every PUBACK: a small window keeps that cheap, and on
+# a LAN a hundred messages in flight already fill the pipe.
+_MAX_INFLIGHT = 100
+_PUMP_EVERY = 200  # messages published between two reads of the acknowledgements
 
 
 class MqttPublisher:
-    """Publish simulated messages to ``host:port`` (MQTT v5) from a paho network thread.
+    """Publish simulated messages to ``host:port`` (MQTT 3.1.1: v5 adds nothing to publishing
+    but the cost of decoding a properties block in every PUBACK).
 
     ``send`` blocks while more than ``max_pending`` messages await acknowledgement. The
     client id must be unique on the broker: a second client with the same id evicts the first.
@@ -53,27 +61,23 @@ class MqttPublisher:
         self._connect_timeout_s = connect_timeout_s
         self._drain_timeout_s = drain_timeout_s
         self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv311
         )
         self._client.max_inflight_messages_set(_MAX_INFLIGHT)
         self._client.max_queued_messages_set(0)  # unbounded: send() applies the back-pressure
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._link = MqttLink(self._client, host, port)
         self._connected = threading.Event()
         self._refused: str | None = None
-        self._acked = threading.Condition()
-        self._pending = 0
+        self._pending = 0  # changed only under the link's lock
         self.sent = 0
 
     def __enter__(self) -> MqttPublisher:
-        try:
-            self._client.connect(self.host, self.port, keepalive=30)
-        except OSError as exc:
-            raise BrokerError(f"cannot reach MQTT broker {self.host}:{self.port}: {exc}") from exc
-        self._client.loop_start()
-        if not self._connected.wait(self._connect_timeout_s) or self._refused:
-            self._client.loop_stop()
+        self._link.open(self._connected, self._connect_timeout_s)
+        if not self._connected.is_set() or self._refused:
+            self._link.close()
             why = self._refused or f"no CONNACK within {self._connect_timeout_s} s"
             raise BrokerError(f"MQTT broker {self.host}:{self.port} refused the session: {why}")
         _logger.info("publishing to mqtt://%s:%d", self.host, self.port)
@@ -89,30 +93,39 @@ class MqttPublisher:
             if not self.flush(self._drain_timeout_s):
                 _logger.warning("%d messages still unacknowledged at shutdown", self._pending)
         finally:
-            self._client.disconnect()
-            self._client.loop_stop()
+            self._link.close()
 
     def send(self, messages: list[Message]) -> None:
-        """Queue ``messages`` for publishing; waits while too many are unacknowledged."""
+        """Publish ``messages``; waits while too many are unacknowledged."""
+        while self._pending > self._max_pending:
+            self._link.pump(0.01)
         publish, qos = self._client.publish, self.qos
-        with self._acked:
-            while self._pending > self._max_pending:
-                self._acked.wait(1.0)
+        with self._link.lock:
             self._pending += len(messages)  # paho reports QoS 0 sends through on_publish too
-        for topic, payload in messages:
-            if publish(topic, payload, qos=qos).rc and not qos:
-                self._settle_one()  # paho drops QoS 0 messages while disconnected
+            for i, (topic, payload) in enumerate(messages):
+                if publish(topic, payload, qos=qos).rc and not qos:
+                    self._pending -= 1  # paho drops QoS 0 messages while disconnected
+                if i % _PUMP_EVERY == _PUMP_EVERY - 1:
+                    self._link.pump()
+            self._link.pump()
         self.sent += len(messages)
+
+    def drop_connection(self) -> None:
+        """Break the TCP connection without an MQTT DISCONNECT, as a failing network does.
+
+        The broker then publishes the client's will (if any); the link reconnects.
+        """
+        _logger.info("dropping the connection to %s:%d", self.host, self.port)
+        with self._link.lock:
+            drop_socket(self._client)
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every QoS 1 message has been acknowledged; False on timeout."""
         deadline = time.monotonic() + timeout_s
-        with self._acked:
-            while self._pending > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._acked.wait(left)
+        while self._pending > 0:
+            if time.monotonic() > deadline:
+                return False
+            self._link.pump(0.01)
         return True
 
     def _on_connect(
@@ -136,7 +149,7 @@ class MqttPublisher:
         props: Properties | None,
     ) -> None:
         if reason.is_failure:
-            _logger.warning("disconnected from MQTT broker (%s); paho reconnects", reason)
+            _logger.warning("disconnected from MQTT broker (%s)", reason)
 
     def _on_publish(
         self,
@@ -146,10 +159,12 @@ class MqttPublisher:
         reason: ReasonCode,
         props: Properties | None,
     ) -> None:
-        self._settle_one()
+        self._pending -= 1  # under the link's lock: paho calls back from inside pump/publish
 
-    def _settle_one(self) -> None:
-        with self._acked:
-            self._pending -= 1
-            if self._pending <= self._max_pending:  # wakes send() and flush()
-                self._acked.notify_all()
+
+def drop_socket(client: mqtt.Client) -> None:
+    """Shut a paho client's socket down under it: no DISCONNECT, so the broker sends the will."""
+    sock = client.socket()
+    if isinstance(sock, socket.socket):  # a plain TCP connection (paho also knows websockets)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

@@ -2,7 +2,9 @@
 
 Every machine carries a hidden wear level (0 when new; 1 at the end of its nominal life:
 tool life for a CNC mill, bearing or die life elsewhere). Wear raises the failure hazard,
-slows the machine a little and raises scrap; ambient humidity raises scrap too. The
+slows the machine a little and raises scrap; ambient humidity raises scrap too. A machine
+with ``maintenance_at`` set gets planned maintenance (state ``planned_maintenance``) once its
+wear reaches that level, which renews the worn part before it fails. The
 parameters below are the defaults; a machine kind overrides some, and a scenario's
 ``params:`` override any of them per machine.
 
@@ -44,6 +46,9 @@ RELIABILITY_DEFAULTS: dict[str, float] = {
     "scrap_rate": 0.015,  # at 55 % relative humidity and no wear
     "wear_life_h": 40.0,  # running hours to reach wear 1
     "wait_grace_cycles": 2.0,  # shorter waits for a neighbour are reported as running
+    "maintenance_at": 0.0,  # wear at which planned maintenance renews it (0: run to failure)
+    "maintenance_min_low": 30.0,
+    "maintenance_min_high": 60.0,
 }
 
 _MS_PER = {"h": 3_600_000.0, "min": 60_000.0, "s": 1000.0}
@@ -66,6 +71,8 @@ class Reliability:
     scrap_rate: float
     life_ms: float
     wait_grace_cycles: float
+    maintenance_at: float
+    maintenance_ms: tuple[float, float]
 
     @classmethod
     def from_params(cls, params: Mapping[str, float]) -> Reliability:
@@ -74,6 +81,8 @@ class Reliability:
         for key in ("mtbf_h", "micro_stop_every_min", "wear_life_h", "speed_low"):
             if p[key] <= 0:
                 raise ConfigError(f"{key} must be positive, got {p[key]}")
+        if p["maintenance_at"] < 0:
+            raise ConfigError(f"maintenance_at must not be negative, got {p['maintenance_at']}")
         if not 0 <= p["scrap_rate"] < 1:
             raise ConfigError(f"scrap_rate must be in [0, 1), got {p['scrap_rate']}")
         return cls(
@@ -88,6 +97,8 @@ class Reliability:
             scrap_rate=p["scrap_rate"],
             life_ms=p["wear_life_h"] * _MS_PER["h"],
             wait_grace_cycles=p["wait_grace_cycles"],
+            maintenance_at=p["maintenance_at"],
+            maintenance_ms=_span(p, "maintenance", "min"),
         )
 
     def hazard(self, wear: float) -> float:

@@ -1,8 +1,12 @@
 """Scenarios: the virtual factory described in YAML (lines, machines, shifts, ambient).
 
 A scenario names the enterprise and site, the lines of each area with their machines in
-flow order, the shift calendar and the plant's ambient climate. ``load_scenario("demo")``
-reads the packaged demo plant; any other argument is a path to a YAML file:
+flow order, the shift calendar and the plant's ambient climate. A line with ``copies: N``
+stands for N identical lines named ``<name>-01`` .. ``<name>-NN`` (for large plants).
+Packaged scenarios: ``demo`` (two lines, seven machines), ``stamping`` (a press line: coil
+feed, press, trim press, inspection) and ``large`` (100+ machines, for load tests).
+``load_scenario("demo")`` reads a packaged scenario; any other argument is a path to a
+YAML file:
 
 >>> demo = load_scenario("demo")
 >>> demo.enterprise, demo.site, demo.lines[0].path
@@ -26,7 +30,7 @@ import yaml
 
 from andon.errors import ConfigError, InvalidRequest
 from andon.namespace import validate_path
-from andon.sim.physics import KIND_MODELS
+from andon.sim.kinds import KIND_MODELS
 from andon.sim.reliability import RELIABILITY_DEFAULTS, Reliability
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "Scenario",
     "ShiftSpec",
     "load_scenario",
+    "parse_scenario",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -86,10 +91,14 @@ class LineSpec:
 
 @dataclass(frozen=True, slots=True)
 class AmbientSpec:
-    """The plant climate: daily sinusoids (mean, amplitude) of humidity and air temperature."""
+    """The plant climate: daily sinusoids (mean, amplitude) of humidity and air temperature.
+
+    ``asset`` is where the plant's ambient station publishes them, below the site.
+    """
 
     humidity_pct: tuple[float, float] = (55.0, 12.0)
     air_temp_c: tuple[float, float] = (24.0, 3.0)
+    asset: str = "utilities/ambient/station1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,11 @@ class Scenario:
     def machines(self) -> tuple[MachineSpec, ...]:
         """Every machine of every line, lines in file order, machines in flow order."""
         return tuple(m for line in self.lines for m in line.machines)
+
+    @property
+    def ambient_path(self) -> str:
+        """The asset path of the plant's ambient station."""
+        return f"{self.enterprise}/{self.site}/{self.ambient.asset}"
 
 
 def load_scenario(name_or_path: str) -> Scenario:
@@ -147,10 +161,15 @@ def _scenario(doc: Mapping[str, Any]) -> Scenario:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"timezone: unknown time zone {timezone!r}") from exc
     lines = tuple(
-        _line(item, f"lines[{i}]", f"{enterprise}/{site}")
+        line
         for i, item in enumerate(_list(doc, "lines", "top level", required=True))
+        for line in _lines(item, f"lines[{i}]", f"{enterprise}/{site}")
     )
-    _check_unique([m.path for line in lines for m in line.machines], "machine path")
+    ambient = _ambient(doc.get("ambient", {}))
+    machines = [m.path for line in lines for m in line.machines]
+    _check_unique(machines, "machine path")
+    if f"{enterprise}/{site}/{ambient.asset}" in machines:
+        raise ConfigError(f"ambient.asset: {ambient.asset!r} is also a machine")
     return Scenario(
         name=str(doc.get("name", "scenario")),
         enterprise=enterprise,
@@ -160,13 +179,26 @@ def _scenario(doc: Mapping[str, Any]) -> Scenario:
         shifts=tuple(
             _shift(item, f"shifts[{i}]") for i, item in enumerate(_list(doc, "shifts", "top level"))
         ),
-        ambient=_ambient(doc.get("ambient", {})),
+        ambient=ambient,
     )
 
 
-def _line(raw: object, where: str, site_path: str) -> LineSpec:
+def _lines(raw: object, where: str, site_path: str) -> list[LineSpec]:
     doc = _mapping(raw, where)
-    area, name = _segment(doc, "area", where), _segment(doc, "name", where)
+    copies = _number(doc.get("copies", 1), f"{where}.copies")
+    if copies < 1 or copies != int(copies):
+        raise ConfigError(f"{where}.copies: must be a whole number >= 1, got {copies}")
+    if copies == 1:
+        return [_line(doc, where, site_path, _segment(doc, "name", where))]
+    base = _segment(doc, "name", where)
+    width = max(2, len(str(int(copies))))
+    return [
+        _line(doc, where, site_path, f"{base}-{i:0{width}d}") for i in range(1, int(copies) + 1)
+    ]
+
+
+def _line(doc: Mapping[str, Any], where: str, site_path: str, name: str) -> LineSpec:
+    area = _segment(doc, "area", where)
     path = f"{site_path}/{area}/{name}"
     machines = tuple(
         _machine(item, f"{where}.machines[{i}]", path)
@@ -239,9 +271,17 @@ def _minute_of_day(moment: time) -> float:
 def _ambient(raw: object) -> AmbientSpec:
     doc = _mapping(raw, "ambient")
     default = AmbientSpec()
+    asset = str(doc.get("asset", default.asset))
+    try:
+        validate_path(asset)
+    except InvalidRequest as exc:
+        raise ConfigError(f"ambient.asset: {exc}") from exc
+    if asset.count("/") != 2:
+        raise ConfigError(f"ambient.asset: {asset!r} must be area/line/cell below the site")
     return AmbientSpec(
         humidity_pct=_pair(doc.get("humidity_pct", default.humidity_pct), "ambient.humidity_pct"),
         air_temp_c=_pair(doc.get("air_temp_c", default.air_temp_c), "ambient.air_temp_c"),
+        asset=asset,
     )
 
 

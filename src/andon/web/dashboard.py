@@ -1,10 +1,11 @@
-"""The live dashboard: one HTML page, a few ES modules, a stylesheet and plotly.js.
+"""The live dashboard: a few HTML pages, small ES modules, a stylesheet and plotly.js.
 
-Plants are often air-gapped, so everything the page needs is served from here: our own
+Plants are often air-gapped, so everything the pages need is served from here: our own
 files from ``andon/web/static/`` and plotly.js from the installed ``plotly`` wheel, never
-from a CDN. The page is sent with a Content-Security-Policy that lets the browser load and
+from a CDN. Pages are sent with a Content-Security-Policy that lets the browser load and
 fetch only from its own origin, so an accidental external reference fails loudly in
-development instead of silently in a plant.
+development instead of silently in a plant. The pages and their files are public (they hold
+no plant data); the API they read checks every call (see :mod:`andon.api.auth`).
 
 Static files are served from an allow-list built when the router is created: a request
 path is looked up in that dict, never joined onto a directory, so ``..`` and encoded
@@ -14,6 +15,7 @@ variants of it can only ever miss (404).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
@@ -21,11 +23,26 @@ from pathlib import Path, PurePosixPath
 from fastapi import APIRouter
 from starlette.responses import FileResponse, JSONResponse, Response
 
-__all__ = ["create_router"]
+from andon.api.auth import public
+
+__all__ = ["PAGES", "create_router"]
 
 _logger = logging.getLogger(__name__)
 
 _PLOTLY_NAME = "plotly.min.js"
+
+# The pages: route (under the router's prefix) -> HTML file in static/. Each page is a
+# static file; its ES module reads the API. Pages that need routes of other domains are
+# listed once those routes exist.
+PAGES = {
+    "": "index.html",
+    "machine": "machine.html",
+    "quality": "quality.html",
+    "maintenance": "maintenance.html",
+    "orders": "orders.html",
+    "tags": "tags.html",
+    "login": "login.html",
+}
 
 # An explicit table rather than `mimetypes`, whose answers depend on the host (Windows
 # registries have been known to map .js to text/plain, which browsers refuse for modules).
@@ -71,12 +88,13 @@ def create_router() -> APIRouter:
     plotly_js = _locate_plotly_js()
     router = APIRouter()
 
-    @router.get("/", include_in_schema=False)
-    async def dashboard_page() -> Response:
-        headers = {**_REVALIDATE, "Content-Security-Policy": _CONTENT_SECURITY_POLICY}
-        return _file_response(static / "index.html", _MEDIA_TYPES[".html"], headers)
+    for route, name in PAGES.items():
+        router.add_api_route(
+            f"/{route}", _page_endpoint(static / name), methods=["GET"], include_in_schema=False
+        )
 
     @router.get("/static/{path:path}", include_in_schema=False)
+    @public
     async def static_file(path: str) -> Response:
         if path == _PLOTLY_NAME and plotly_js is not None:
             return _file_response(plotly_js, _MEDIA_TYPES[".js"], _PLOTLY_CACHE)
@@ -86,6 +104,15 @@ def create_router() -> APIRouter:
         return _file_response(found, _media_type(path), _REVALIDATE)
 
     return router
+
+
+def _page_endpoint(file: Traversable) -> Callable[[], Awaitable[Response]]:
+    @public
+    async def page() -> Response:
+        headers = {**_REVALIDATE, "Content-Security-Policy": _CONTENT_SECURITY_POLICY}
+        return _file_response(file, _MEDIA_TYPES[".html"], headers)
+
+    return page
 
 
 def _static_root() -> Traversable:

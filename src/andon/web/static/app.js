@@ -1,25 +1,23 @@
-// The andon board: machine tiles refreshed from one overview request every 2 s, and a
-// detail panel (state timeline + tag trend) for the selected machine every 5 s.
+// The plant overview: machine tiles (state, OEE of the current shift) refreshed from one
+// overview request per live tick (at most every 2 s), and a detail panel (state timeline + tag trend) for the selected machine
+// (at most every 5 s).
 //
-// All times are epoch ms UTC. "Now" is the data clock (newest data point, `latest_ts`),
-// not the browser's clock: an accelerated simulator or a plant clock that drifts from the
-// screen's must not shift the windows or the time-in-state.
+// All times are epoch ms UTC. "Now" is the data clock (newest data point), not the
+// browser's clock: an accelerated simulator or a plant clock that drifts from the screen's
+// must not shift the windows or the time-in-state.
 
 import { api } from "./api.js";
 import { drawMessage, drawTimeline, drawTrend } from "./charts.js";
-import { formatDateTime, formatDuration, humanize, isNumber } from "./format.js";
-import { Poller } from "./poller.js";
+import { humanize, isNumber } from "./format.js";
+import { Refresher } from "./refresh.js";
+import { setClock, startShell } from "./shell.js";
 import { stateCategory } from "./states.js";
 import { TileBoard } from "./tiles.js";
 
-const OVERVIEW_PERIOD_MS = 2000;
-const DETAIL_PERIOD_MS = 5000;
-const ASSETS_RETRY_MS = 10000;
+const OVERVIEW_GAP_MS = 2000;
+const DETAIL_GAP_MS = 5000;
 const WINDOW_S = 3600;
 const TREND_POINTS = 300;
-// The API answers but the newest data point has not moved for this long: say so, since a
-// board of frozen green tiles looks exactly like a healthy line.
-const STALE_AFTER_MS = 60000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,95 +28,30 @@ const board = {
   tagId: null, // tag shown in the trend
   machines: new Map(), // asset -> latest overview entry
   dataNow: null, // data clock, epoch ms
-  latestTs: undefined, // last latest_ts seen from /health (null: no data yet)
-  latestMovedAt: performance.now(), // browser time latest_ts last advanced
-  errors: { overview: null, health: null }, // message of the last failed poll, by kind
 };
 
 const tiles = new TileBoard($("tiles"), (asset) => selectMachine(asset));
-const overviewPoller = new Poller(pollOverview, OVERVIEW_PERIOD_MS);
-const detailPoller = new Poller(pollDetail, DETAIL_PERIOD_MS);
-
-// ---- header: clock and live indicator ----
-
-// Set from whichever response came last (overview every 2 s, health every 5 s). Both read
-// the same newest timestamp; taking the latest answer, not the maximum, lets the board
-// follow a database that was reset or a simulator restarted at an earlier time.
-function setClock(ms) {
-  if (!isNumber(ms)) return;
-  board.dataNow = ms;
-  const clock = $("clock");
-  clock.textContent = formatDateTime(ms);
-  clock.dateTime = new Date(ms).toISOString();
-}
-
-/** A failed poll as the live indicator shows it: the API's own message and its status. */
-function describe(err) {
-  return err.status ? `${err.message} (HTTP ${err.status})` : err.message;
-}
-
-function setStatus(state, text) {
-  const status = $("status");
-  if (status.dataset.state !== state) status.dataset.state = state;
-  if ($("status-text").textContent !== text) $("status-text").textContent = text;
-}
-
-function refreshStatus() {
-  const error = board.errors.overview ?? board.errors.health;
-  if (error) return setStatus("error", error);
-  if (board.latestTs === null) return setStatus("stale", "live · no data yet");
-  const still = performance.now() - board.latestMovedAt;
-  if (isNumber(board.latestTs) && still > STALE_AFTER_MS) {
-    return setStatus("stale", `no new data for ${formatDuration(still)}`);
-  }
-  return setStatus("ok", "live");
-}
-
-async function refreshClock() {
-  try {
-    const health = await api.health();
-    board.errors.health = null;
-    if (health.latest_ts !== board.latestTs) board.latestMovedAt = performance.now();
-    board.latestTs = health.latest_ts ?? null;
-    setClock(health.latest_ts ?? health.now);
-    $("version").textContent = health.version ? `v${health.version}` : "";
-  } catch (err) {
-    board.errors.health = describe(err);
-  }
-  refreshStatus();
-}
-
-async function loadPlantName() {
-  for (;;) {
-    try {
-      const tree = await api.assets();
-      const enterprise = tree[0];
-      const site = enterprise?.children?.[0];
-      $("plant").textContent = site ? `${enterprise.name} · ${site.name}` : enterprise?.name ?? "—";
-      return;
-    } catch {
-      // The live indicator already reports an unreachable API; just try again later.
-      await new Promise((resolve) => setTimeout(resolve, ASSETS_RETRY_MS));
-    }
-  }
-}
+const overview = new Refresher(refreshOverview, OVERVIEW_GAP_MS);
+const detail = new Refresher(refreshDetail, DETAIL_GAP_MS);
 
 // ---- tiles ----
 
-async function pollOverview() {
+async function refreshOverview() {
   try {
-    const overview = await api.overview(WINDOW_S);
-    board.errors.overview = null;
-    setClock(overview.now);
-    const machines = overview.machines ?? [];
+    // OEE of the current shift when the plant calendar has one, else of the last hour.
+    const answer = await api.overview(WINDOW_S, true);
+    board.dataNow = answer.now;
+    setClock(answer.now);
+    const machines = answer.machines ?? [];
     board.machines = new Map(machines.map((m) => [m.asset, m]));
-    tiles.update(machines, overview.now);
+    tiles.update(machines, answer.now, answer.shift ? "OEE shift" : "OEE 1 h");
+    $("tiles-error").hidden = true;
     if (!board.selected && tiles.firstAsset()) selectMachine(tiles.firstAsset());
     showDetailHeader();
   } catch (err) {
-    board.errors.overview = describe(err);
+    $("tiles-error").hidden = false;
+    $("tiles-error").textContent = `Overview unavailable: ${err.message}`;
   }
-  refreshStatus();
 }
 
 // ---- detail panel ----
@@ -127,9 +60,10 @@ function selectMachine(asset) {
   if (asset === board.selected) return;
   board.selected = asset;
   $("detail").dataset.asset = asset;
+  $("detail-link").href = `machine?asset=${encodeURIComponent(asset)}`;
   tiles.select(asset);
   showDetailHeader();
-  detailPoller.kick();
+  detail.kick(true);
 }
 
 function showDetailHeader() {
@@ -209,8 +143,7 @@ async function refreshTrend(asset, from, to) {
   }
 }
 
-async function pollDetail() {
-  await refreshClock();
+async function refreshDetail() {
   const asset = board.selected;
   if (!asset || !isNumber(board.dataNow)) return;
   const to = board.dataNow;
@@ -227,19 +160,25 @@ async function pollDetail() {
 function onTagChange(event) {
   const value = event.target.value;
   board.tagId = value === "" ? null : Number(value);
-  detailPoller.kick();
+  detail.kick(true);
 }
 
 // ---- start ----
 
-function start() {
+async function start() {
   const now = Date.now();
   drawMessage($("timeline"), "Select a machine", now - WINDOW_S * 1000, now);
   drawMessage($("trend"), "Select a machine", now - WINDOW_S * 1000, now);
   $("tag-select").addEventListener("change", onTagChange);
-  overviewPoller.start();
-  detailPoller.start();
-  loadPlantName();
+  await startShell({
+    page: "overview",
+    onTick: (tick) => {
+      if (isNumber(tick.latest_ts)) board.dataNow = tick.latest_ts + 1;
+      overview.kick();
+      detail.kick();
+    },
+  });
+  overview.kick(true);
 }
 
 start();

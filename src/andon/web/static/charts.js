@@ -8,7 +8,7 @@
 import { formatDuration, formatTime, humanize, isNumber } from "./format.js";
 import { CATEGORY_FALLBACK_COLOURS, stateCategory } from "./states.js";
 
-const CONFIG = {
+export const CONFIG = {
   displaylogo: false,
   responsive: true,
   modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"],
@@ -17,8 +17,10 @@ const CONFIG = {
 // A bucketed series with no bucket for this long has a hole: draw it as one, never as a
 // straight line across an outage.
 const GAP_BUCKETS = 2.5;
+const DAY_MS = 86400000;
+const SPARSE = 60; // fewer points than this get markers
 
-function cssVar(name, fallback) {
+export function cssVar(name, fallback) {
   const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   return value || fallback;
 }
@@ -33,7 +35,7 @@ export function categoryColour(category) {
  * Epoch ms as a local wall-time string. Plotly shows date strings as written, so the axes
  * read in the plant's local time, like every other clock on the floor.
  */
-function plotTime(ms) {
+export function plotTime(ms) {
   const d = new Date(ms);
   const pad = (n, w = 2) => String(n).padStart(w, "0");
   const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
@@ -41,13 +43,40 @@ function plotTime(ms) {
   return `${date} ${time}.${pad(d.getMilliseconds(), 3)}`;
 }
 
-function plotlyOr(el) {
-  if (window.Plotly) return window.Plotly;
-  el.textContent = "Charts unavailable: plotly.js did not load.";
-  return null;
+// plotly.js (4.8 MB) loads `async`: the page asks the API while the browser still parses it,
+// and every drawing waits for it here, in the order the drawings were asked for.
+const plotlyLoaded = new Promise((resolve) => {
+  if (window.Plotly) {
+    resolve(window.Plotly);
+    return;
+  }
+  const tag = document.querySelector('script[src$="plotly.min.js"]');
+  if (!tag) {
+    resolve(null);
+    return;
+  }
+  tag.addEventListener("load", () => {
+    performance.mark("andon:plotly-loaded"); // for benchmarks: page load = data + plotly
+    resolve(window.Plotly ?? null);
+  });
+  tag.addEventListener("error", () => resolve(null));
+});
+
+/**
+ * Draw `traces` into `el` once plotly.js is there; `count` (what the chart shows, for tests
+ * and benchmarks) is set on the element when the drawing is done.
+ */
+export async function render(el, traces, layout, count) {
+  const Plotly = await plotlyLoaded;
+  if (!Plotly) {
+    el.textContent = "Charts unavailable: plotly.js did not load.";
+    return;
+  }
+  await Plotly.react(el, traces, layout, CONFIG);
+  el.dataset.count = String(count);
 }
 
-function baseLayout(from, to, uirevision) {
+export function baseLayout(from, to, uirevision) {
   const grid = cssVar("--grid", "#2d3643");
   return {
     paper_bgcolor: "rgba(0,0,0,0)",
@@ -57,7 +86,8 @@ function baseLayout(from, to, uirevision) {
     xaxis: {
       type: "date",
       range: [plotTime(from), plotTime(to)],
-      tickformat: "%H:%M", // the date is on the header clock; a second tick line costs space
+      // Within a day the date is on the header clock; longer windows need plotly's dates.
+      tickformat: to - from <= DAY_MS ? "%H:%M" : undefined,
       gridcolor: grid,
       linecolor: grid,
     },
@@ -82,18 +112,16 @@ function messageAnnotation(text) {
 
 /** An empty chart on the window's axes carrying a message ("no data", an API error). */
 export function drawMessage(el, text, from, to) {
-  const Plotly = plotlyOr(el);
-  if (!Plotly) return;
   const layout = baseLayout(from, to, "message");
   layout.yaxis = { ...layout.yaxis, visible: false };
   layout.annotations = [messageAnnotation(text)];
-  el.dataset.count = "0";
-  Plotly.react(el, [], layout, CONFIG);
+  return render(el, [], layout, 0);
 }
 
 function spanRow(span, to) {
   const end = isNumber(span.end) ? span.end : to;
   return {
+    row: span.row ?? "state",
     base: plotTime(span.start),
     x: end - span.start,
     text: [
@@ -119,7 +147,7 @@ function timelineTraces(spans, to) {
     type: "bar",
     orientation: "h",
     name,
-    y: rows.map(() => "state"),
+    y: rows.map((r) => r.row),
     base: rows.map((r) => r.base),
     x: rows.map((r) => r.x),
     customdata: rows.map((r) => r.text),
@@ -133,11 +161,8 @@ function timelineTraces(spans, to) {
 /** The state timeline of one machine: `spans` from /api/v1/states, clipped to [from, to]. */
 export function drawTimeline(el, spans, from, to, uirevision) {
   if (spans.length === 0) {
-    drawMessage(el, "No state data in this window", from, to);
-    return;
+    return drawMessage(el, "No state data in this window", from, to);
   }
-  const Plotly = plotlyOr(el);
-  if (!Plotly) return;
   const layout = baseLayout(from, to, uirevision);
   layout.barmode = "overlay"; // spans never overlap; "group" would offset traces
   layout.bargap = 0.15;
@@ -145,8 +170,7 @@ export function drawTimeline(el, spans, from, to, uirevision) {
   layout.showlegend = true;
   layout.legend = { orientation: "h", x: 0, y: -0.3, yanchor: "top", font: { size: 11 } };
   layout.margin = { ...layout.margin, l: 16, b: 64 };
-  el.dataset.count = String(spans.length);
-  Plotly.react(el, timelineTraces(spans, to), layout, CONFIG);
+  return render(el, timelineTraces(spans, to), layout, spans.length);
 }
 
 /** Insert a null point wherever buckets are missing, so lines break over outages. */
@@ -206,7 +230,7 @@ function bandTrace(points) {
 function averageTrace(points, unit) {
   return {
     type: "scatter",
-    mode: "lines",
+    mode: points.length < SPARSE ? "lines+markers" : "lines", // a lone value stays visible
     name: "avg",
     x: points.map((p) => plotTime(p.ts)),
     y: points.map((p) => p.avg ?? null),
@@ -241,11 +265,8 @@ function rawTrace(points, unit) {
 export function drawTrend(el, series, from, to, uirevision) {
   const points = series.points ?? [];
   if (points.length === 0) {
-    drawMessage(el, "No values in this window", from, to);
-    return;
+    return drawMessage(el, "No values in this window", from, to);
   }
-  const Plotly = plotlyOr(el);
-  if (!Plotly) return;
   const unit = series.tag?.unit ?? "";
   // The API omits null fields, so the response kind is told by bucket_s, not by the points.
   const traces = isNumber(series.bucket_s)
@@ -254,6 +275,31 @@ export function drawTrend(el, series, from, to, uirevision) {
   const layout = baseLayout(from, to, uirevision);
   layout.hovermode = "x";
   layout.yaxis = { ...layout.yaxis, title: { text: unit } };
-  el.dataset.count = String(points.length);
-  Plotly.react(el, traces, layout, CONFIG);
+  return render(el, traces, layout, points.length);
+}
+
+/**
+ * State timelines of several machines, one row each: `rows` is [{name, spans}], the spans
+ * from /api/v1/states. Rows read top to bottom in the order given.
+ */
+export function drawGantt(el, rows, from, to, uirevision) {
+  const spans = rows.flatMap((row) => row.spans.map((span) => ({ ...span, row: row.name })));
+  if (spans.length === 0) {
+    return drawMessage(el, "No state data in this window", from, to);
+  }
+  const layout = baseLayout(from, to, uirevision);
+  layout.barmode = "overlay";
+  layout.bargap = 0.2;
+  const names = rows.map((row) => row.name).reverse();
+  layout.yaxis = {
+    ...layout.yaxis,
+    type: "category",
+    categoryorder: "array",
+    categoryarray: names,
+    fixedrange: true,
+  };
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", x: 0, y: -0.15, yanchor: "top", font: { size: 11 } };
+  layout.margin = { ...layout.margin, b: 56 };
+  return render(el, timelineTraces(spans, to), layout, spans.length);
 }

@@ -59,8 +59,12 @@ export class TileBoard {
     });
   }
 
-  /** Render the overview's machines; `now` is the clock "time in state" is measured on. */
-  update(machines, now) {
+  /**
+   * Render the overview's machines; `now` is the clock "time in state" is measured on and
+   * `oeeLabel` names the OEE window ("OEE shift", "OEE 1 h").
+   */
+  update(machines, now, oeeLabel = "OEE 1 h") {
+    this.oeeLabel = oeeLabel;
     const seen = new Set();
     const sorted = sortMachines(machines);
     const lineOrder = [...new Set(sorted.map(lineOf))];
@@ -124,7 +128,19 @@ export class TileBoard {
       const root = this.template.content.firstElementChild.cloneNode(true);
       root.dataset.asset = asset;
       const part = (name) => root.querySelector(`.tile-${name}`);
-      const names = ["name", "state", "since", "oee-value", "a", "p", "q", "produced", "scrap"];
+      const names = [
+        "name",
+        "state",
+        "since",
+        "oee-value",
+        "oee-label",
+        "a",
+        "p",
+        "q",
+        "produced",
+        "scrap",
+        "alerts",
+      ];
       tile = { root, parts: Object.fromEntries(names.map((n) => [n, part(n)])) };
       this.tiles.set(asset, tile);
       if (asset === this.selected) this.select(asset);
@@ -143,12 +159,17 @@ export class TileBoard {
     const inState = isNumber(machine.since) && isNumber(now) ? now - machine.since : null;
     setText(parts.since, formatDuration(inState));
     setText(parts["oee-value"], formatPercent(oee.oee));
+    setText(parts["oee-label"], this.oeeLabel);
     setText(parts.a, formatPercent(oee.availability));
     setText(parts.p, formatPercent(oee.performance));
     setText(parts.q, formatPercent(oee.quality));
     setText(parts.produced, formatCount(oee.produced));
     setText(parts.scrap, formatCount(oee.scrap));
     root.classList.toggle("has-scrap", isNumber(oee.scrap) && oee.scrap > 0);
+    const alerts = machine.alerts ?? 0;
+    parts.alerts.hidden = alerts === 0;
+    setText(parts.alerts, alerts === 1 ? "1 alert" : `${alerts} alerts`);
+    setAttr(parts.alerts, "title", machine.last_alert ?? "");
   }
 
   #prune(seenAssets, seenLines) {

@@ -1,0 +1,278 @@
+"""Live scoring on the ingest stream: failure risk per machine, anomaly scores per tag, alerts.
+
+:class:`LiveScorer` is a :class:`~andon.signals.RecordStream`: the app hands it every batch
+the ingestion pipeline has written. For each machine it follows the state (models score
+a machine only while it produces: a stopped spindle is not an anomaly) and, for each
+metrics record:
+
+* **failure risk** from the failure models attached to the machine's path: the machine's
+  tags are matched to the model's inputs by role (``torque_nm`` to ``Torque [Nm]``, with
+  °C turned into K when the model learned kelvin); inputs the machine does not measure
+  (a product quality class) take the training data's most common value;
+* **anomaly scores** of each tag from a streaming detector (one per tag).
+
+Every ``every_ms`` the interval's mean risk and each tag's highest anomaly score are written
+back to the historian as samples of the machine (``ml_failure_risk``,
+``ml_anomaly_<tag>``), so history, dashboards and the API read them like any tag, and fed
+to the :class:`~andon.ml.alerts.AlertBook` (severity, hysteresis, de-duplication).
+
+>>> from andon.historian import DuckDBHistorian
+>>> from andon.signals import Metrics
+>>> scorer = LiveScorer(DuckDBHistorian(":memory:"), ScoringConfig(every_ms=1000,
+...     detector_params={"probation": 30}))
+>>> scorer.publish([Metrics("a/b/c/d/pump", t * 1000, {"temp_c": 20.0 + t % 3}) for t in range(60)])
+>>> sorted(scorer.health("a/b/c/d/pump")["anomaly"])
+['temp_c']
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from andon.historian.protocol import Historian, WriteBatch
+from andon.ml.alerts import Alert, AlertBook, AlertPolicy
+from andon.ml.anomaly import MultiDetector
+from andon.ml.features import find_roles
+from andon.ml.registry import load_model
+from andon.signals import Metrics, Record, Sample, StateChange, state_category
+
+__all__ = ["Attachment", "LiveScorer", "ScoringConfig"]
+
+_logger = logging.getLogger(__name__)
+_PRODUCING = frozenset({10000, 20000})
+_KELVIN = 273.15
+RISK_TAG = "ml_failure_risk"
+ANOMALY_PREFIX = "ml_anomaly_"
+
+
+FAILURE_POLICY = AlertPolicy(
+    warning=0.5, critical=0.8, clear=0.3, confirm=2, clear_after_ms=120_000
+)
+ANOMALY_POLICY = AlertPolicy(
+    warning=0.99, critical=0.9999, clear=0.9, confirm=1, clear_after_ms=600_000
+)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A trained model (registry directory) scoring the assets whose path matches ``pattern``."""
+
+    model: str
+    pattern: str = "*"
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """What the live scorer computes and when it raises alerts."""
+
+    failure: tuple[Attachment, ...] = ()
+    anomaly: bool = True
+    detector: str = "discord"
+    detector_params: dict[str, Any] = field(
+        default_factory=lambda: {"probation": 600, "memory": 4000}
+    )
+    anomaly_tags: tuple[str, ...] = ("*",)
+    anomaly_exclude: tuple[str, ...] = ("*_kwh", "*wear*", "*total*", "*count*", "ml_*")
+    only_running: bool = True
+    every_ms: int = 5_000
+    failure_policy: AlertPolicy = FAILURE_POLICY
+    anomaly_policy: AlertPolicy = ANOMALY_POLICY
+
+
+@dataclass
+class _Interval:
+    """What one machine's models produced since the last write."""
+
+    bucket: int = -1
+    last_ts: int = 0
+    risks: list[float] = field(default_factory=list)
+    anomalies: dict[str, float] = field(default_factory=dict)
+
+
+class _RiskModel:
+    """A failure model bound to one machine's tags."""
+
+    def __init__(self, model: Any, columns: dict[str, Callable[[Mapping[str, float]], float]]):
+        self.model = model
+        self.columns = columns
+
+    @classmethod
+    def bind(cls, model: Any, tags: list[str]) -> _RiskModel | None:
+        plan = model.plan_
+        by_role = find_roles(tags)
+        role_of = {column: role for role, column in plan.roles.items()}
+        columns: dict[str, Callable[[Mapping[str, float]], float]] = {}
+        for column in plan.inputs:
+            role = role_of.get(column)
+            if role is not None and role in by_role:
+                columns[column] = _reader(by_role[role], plan.kelvin.get(role))
+            elif column in plan.defaults:
+                columns[column] = _constant(plan.defaults[column])
+            else:
+                return None
+        return cls(model, columns)
+
+    def risks(self, rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float64]:
+        frame = pd.DataFrame({c: [read(r) for r in rows] for c, read in self.columns.items()})
+        proba = self.model.predict_proba(frame)
+        return np.asarray(proba[:, -1], dtype=float)
+
+
+def _reader(tag: str, kelvin: bool | None) -> Callable[[Mapping[str, float]], float]:
+    shift = 0.0
+    if kelvin is not None:
+        tag_is_kelvin = tag.lower().endswith(("_k", "[k]"))
+        shift = _KELVIN if kelvin and not tag_is_kelvin else 0.0
+        shift = -_KELVIN if tag_is_kelvin and not kelvin else shift
+    return lambda values: float(values.get(tag, np.nan)) + shift
+
+
+def _constant(value: float | str) -> Callable[[Mapping[str, float]], Any]:
+    return lambda values: value
+
+
+class LiveScorer:
+    """Scores live metrics per machine and raises alerts (a ``RecordStream``)."""
+
+    def __init__(
+        self,
+        historian: Historian,
+        config: ScoringConfig | None = None,
+        *,
+        models: Mapping[str, Any] | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+    ) -> None:
+        self.config = config or ScoringConfig()
+        self._historian = historian
+        self.book = AlertBook(historian, on_alert=on_alert)
+        self._lock = threading.Lock()
+        self._models = dict(models or {})
+        self._states: dict[str, int] = {}
+        self._risk: dict[str, list[_RiskModel]] = {}
+        self._detectors: dict[str, MultiDetector] = {}
+        self._intervals: dict[str, _Interval] = {}
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._watched_tags: dict[str, bool] = {}
+
+    def _model(self, path: str) -> Any:
+        if path not in self._models:
+            self._models[path] = load_model(Path(path))[0]
+        return self._models[path]
+
+    # -- the stream --------------------------------------------------------------------
+
+    def publish(self, records: list[Record]) -> None:
+        """Score a batch just written by the ingestion pipeline."""
+        rows: dict[str, list[Metrics]] = {}
+        for record in sorted(records, key=lambda r: r.ts_ms):
+            if isinstance(record, StateChange):
+                self._states[record.asset] = record.code
+            elif isinstance(record, Metrics) and self._producing(record.asset):
+                rows.setdefault(record.asset, []).append(record)
+        samples: list[Sample] = []
+        with self._lock:
+            for asset, metrics in rows.items():
+                samples += self._score(asset, metrics)
+        if samples:
+            self._historian.write(WriteBatch([], samples, [], [], []))
+
+    def _producing(self, asset: str) -> bool:
+        if not self.config.only_running:
+            return True
+        code = self._states.get(asset)
+        return code is None or state_category(code) in _PRODUCING
+
+    def _score(self, asset: str, metrics: list[Metrics]) -> list[Sample]:
+        risks = self._risks(asset, metrics)
+        detector = self._detector(asset) if self.config.anomaly else None
+        samples: list[Sample] = []
+        for i, record in enumerate(metrics):
+            interval = self._intervals.setdefault(asset, _Interval())
+            bucket = record.ts_ms // self.config.every_ms
+            if bucket != interval.bucket and interval.bucket >= 0:
+                samples += self._flush(asset, interval)
+                interval = self._intervals[asset] = _Interval()
+            interval.bucket, interval.last_ts = bucket, record.ts_ms
+            if risks is not None:
+                interval.risks.append(float(risks[i]))
+            if detector is not None:
+                self._watch(detector, record.values, interval)
+        return samples
+
+    def _watch(
+        self, detector: MultiDetector, values: dict[str, float], interval: _Interval
+    ) -> None:
+        watched = {k: v for k, v in values.items() if self._watched(k)}
+        for tag, score in detector.score_many(watched).items():
+            interval.anomalies[tag] = max(interval.anomalies.get(tag, 0.0), score)
+        detector.learn_one(watched)
+
+    def _watched(self, tag: str) -> bool:
+        known = self._watched_tags.get(tag)
+        if known is None:
+            config = self.config
+            known = self._watched_tags[tag] = any(
+                fnmatch.fnmatch(tag, p) for p in config.anomaly_tags
+            ) and not any(fnmatch.fnmatch(tag, p) for p in config.anomaly_exclude)
+        return known
+
+    def _detector(self, asset: str) -> MultiDetector:
+        if asset not in self._detectors:
+            config = self.config
+            self._detectors[asset] = MultiDetector(config.detector, config.detector_params)
+        return self._detectors[asset]
+
+    def _risks(self, asset: str, metrics: list[Metrics]) -> npt.NDArray[np.float64] | None:
+        if asset not in self._risk:
+            self._risk[asset] = self._bind(asset, list(metrics[0].values))
+        bound = self._risk[asset]
+        if not bound:
+            return None
+        rows = [m.values for m in metrics]
+        return np.asarray(np.max([m.risks(rows) for m in bound], axis=0), dtype=np.float64)
+
+    def _bind(self, asset: str, tags: list[str]) -> list[_RiskModel]:
+        bound = []
+        for attachment in self.config.failure:
+            if not fnmatch.fnmatch(asset, attachment.pattern):
+                continue
+            model = _RiskModel.bind(self._model(attachment.model), tags)
+            if model is None:
+                _logger.warning("%s lacks the inputs of model %s", asset, attachment.model)
+            else:
+                bound.append(model)
+        return bound
+
+    def _flush(self, asset: str, interval: _Interval) -> list[Sample]:
+        ts, samples = interval.last_ts, []
+        latest = self._latest.setdefault(asset, {"anomaly": {}})
+        if interval.risks:
+            risk = float(np.mean(interval.risks))
+            samples.append(Sample(asset, RISK_TAG, ts, risk))
+            latest.update(failure_risk=risk, ts_ms=ts)
+            self.book.observe(asset, "failure_risk", "", ts, risk, self.config.failure_policy)
+        for tag, score in interval.anomalies.items():
+            samples.append(Sample(asset, f"{ANOMALY_PREFIX}{tag}", ts, score))
+            latest["anomaly"][tag] = score
+            self.book.observe(asset, "anomaly", tag, ts, score, self.config.anomaly_policy)
+        return samples
+
+    # -- reading -----------------------------------------------------------------------
+
+    def health(self, asset: str) -> dict[str, Any]:
+        """The latest risk and anomaly scores of ``asset``, and its open alerts."""
+        with self._lock:
+            latest = dict(self._latest.get(asset, {"anomaly": {}}))
+        latest["anomaly"] = dict(latest.get("anomaly", {}))
+        latest["open_alerts"] = [a.to_dict() for a in self.book.alerts(asset=asset, open_only=True)]
+        return latest
