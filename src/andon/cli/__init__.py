@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from andon.cli import ml as ml_cli
 from andon.cli import plan as plan_cli
 from andon.cli import spc as spc_cli
 from andon.cli.demo import DemoOptions, run_demo
+from andon.cli.guard import guarded
 from andon.cli.runtime import ApiServer
 from andon.cli.sim import simulate as simulate_command
 from andon.config import Settings
@@ -92,7 +92,7 @@ def demo(
         broker=broker,
         mqtt_port=mqtt_port,
     )
-    _guarded(lambda: run_demo(options, _console))
+    guarded(lambda: run_demo(options, _console))
 
 
 @app.command()
@@ -122,7 +122,7 @@ def serve(
                 server.stop()
             historian.close()
 
-    _guarded(_serve)
+    guarded(_serve)
 
 
 app.command("sim")(simulate_command)
@@ -157,7 +157,7 @@ def oee(
             console=_console,
         )
 
-    _guarded(_oee)
+    guarded(_oee)
 
 
 def _parse_time(value: str, option: str) -> int:
@@ -165,15 +165,6 @@ def _parse_time(value: str, option: str) -> int:
         return parse_ts(value)
     except ValueError as exc:
         raise AndonError(f"{option}: {exc}") from exc
-
-
-def _guarded(action: Callable[[], None]) -> None:
-    """Run ``action``; andon's own errors print one clear line and exit 1, not a traceback."""
-    try:
-        action()
-    except AndonError as exc:
-        _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
 
 
 # Command groups of the other domains, one line each: app.add_typer(<module>.app, name=...).

@@ -25,9 +25,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from andon.cli.guard import guarded
 from andon.cli.runtime import ApiServer, RateMeter
 from andon.connect import SparkplugSession
-from andon.errors import AndonError, ConfigError
+from andon.errors import ConfigError
 from andon.historian import DuckDBHistorian, Historian, open_historian
 from andon.ingest import (
     DiskBuffer,
@@ -97,7 +98,7 @@ def ingest(
             _report(service, every, duration)
         _stopped(service)
 
-    _guarded(_run)
+    guarded(_run)
 
 
 @app.command()
@@ -152,7 +153,7 @@ def backfill(
         finally:
             historian.close()
 
-    _guarded(_run)
+    guarded(_run)
 
 
 @deadletters_app.command("list")
@@ -178,7 +179,7 @@ def deadletters_list(
         else:
             _console.print(_letters_table(letters))
 
-    _guarded(_run)
+    guarded(_run)
 
 
 @deadletters_app.command("replay")
@@ -211,7 +212,7 @@ def deadletters_replay(
         for letter in result.still_rejected[:10]:
             _console.print(f"  {letter.topic}: {letter.error}")
 
-    _guarded(_run)
+    guarded(_run)
 
 
 def _serve_api(service: IngestService, stack: contextlib.ExitStack) -> None:
@@ -373,12 +374,3 @@ def _letters_table(letters: list[Rejected]) -> Table:
         preview = letter.payload[:60].decode("utf-8", "replace")
         table.add_row(received, letter.source, letter.topic, letter.error, preview)
     return table
-
-
-def _guarded(action: Callable[[], None]) -> None:
-    """andon's own errors print one clear line and exit 1, not a traceback."""
-    try:
-        action()
-    except AndonError as exc:
-        _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import getpass
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from andon.api.credentials import Credentials, Role
-from andon.errors import AndonError, InvalidRequest
+from andon.cli.guard import guarded
+from andon.errors import InvalidRequest
 from andon.historian import DuckDBHistorian
 
 __all__ = ["app"]
@@ -48,14 +49,6 @@ def _credentials(db: Path) -> Iterator[Credentials]:
         historian.close()
 
 
-def _guarded(action: Callable[[], None]) -> None:
-    try:
-        action()
-    except AndonError as exc:
-        _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-
-
 @app.command()
 def create(
     role: RoleOption,
@@ -75,7 +68,7 @@ def create(
         _console.print(key, soft_wrap=True, highlight=False)
         _err.print("store it now: andon keeps only its argon2 hash")
 
-    _guarded(_create)
+    guarded(_create)
 
 
 @app.command("list")
@@ -103,7 +96,7 @@ def list_keys(
             table.add_row("user", u.name, u.role.label, _when(u.created_ms), "active")
         _console.print(table)
 
-    _guarded(_list)
+    guarded(_list)
 
 
 @app.command()
@@ -118,7 +111,7 @@ def revoke(
             record = credentials.revoke_key(key_id, actor=_actor())
         _console.print(f"revoked key {record.id} ({record.name})")
 
-    _guarded(_revoke)
+    guarded(_revoke)
 
 
 @app.command("add-user")
@@ -138,7 +131,7 @@ def add_user(
             user = credentials.set_user(name, password, Role.parse(role), actor=_actor())
         _console.print(f"user {user.name} is {user.role.label}")
 
-    _guarded(_add)
+    guarded(_add)
 
 
 @app.command("remove-user")
@@ -153,7 +146,7 @@ def remove_user(
             credentials.remove_user(name, actor=_actor())
         _console.print(f"removed user {name}")
 
-    _guarded(_remove)
+    guarded(_remove)
 
 
 def _actor() -> str:
