@@ -101,7 +101,20 @@ def test_train_rul_on_run_to_failure_units(shared_datasets: Path, tmp_path: Path
         _ok(["ml", "evaluate", str(tmp_path / "rul"), "--data", str(data), "--json"])
     )
     assert metrics["units"] == 15
+    assert metrics["truth"] == "run to failure (last time - time)"
     assert metrics["last"]["rmse"] < 20  # the last cycle of a run to failure: RUL 0
+
+    held_out = frame[frame["unit"].between(16, 25)]  # engines cut short, true RUL given
+    cut = held_out[held_out["time"] <= held_out.groupby("unit")["time"].transform("max") - 40]
+    cut = cut.assign(rul=cut.groupby("unit")["time"].transform("max") - cut["time"] + 40)
+    cut.to_csv(tmp_path / "cut.csv", index=False)
+    metrics = json.loads(
+        _ok(
+            ["ml", "evaluate", str(tmp_path / "rul"), "--data", str(tmp_path / "cut.csv"), "--json"]
+        )
+    )
+    assert metrics["truth"] == "column 'rul'"
+    assert metrics["last"]["rmse"] < 30  # true RUL 40 at every last cycle
 
 
 def test_detect_flags_the_machine_temperature_failure(

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from andon import ml
 from andon.ml.anomaly import DiscordDetector, GaussianWindow, MultiDetector, PageHinkley
 from andon.ml.contracts import BatchModel, Classifier, StreamingDetector, clone
 from andon.ml.maintenance import FailureClassifier, RulRegressor
+from andon.ml.tables import TableError
 
 # -- streaming detectors --------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ def test_multi_detector_scores_each_tag() -> None:
 
 
 def test_unknown_detector_is_refused() -> None:
-    with pytest.raises(ml.tables.TableError, match="unknown detector"):
+    with pytest.raises(TableError, match="unknown detector"):
         MultiDetector("oracle")
 
 

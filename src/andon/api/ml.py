@@ -2,10 +2,10 @@
 
 ``GET /api/v1/ml/models`` lists the registry (``app.state.models_dir``, default
 ``data/models``); ``GET /api/v1/alerts`` the alerts raised by live scoring (failure risk,
-anomalies), newest first; ``GET /api/v1/health/{asset}`` a machine's latest failure risk and
-anomaly scores (written back to the historian by :class:`andon.ml.live.LiveScorer`) with
-its open alerts and an overall status. ``GET /api/v1/health`` (liveness) stays in
-:mod:`andon.api.plant`.
+remaining useful life, anomalies), newest first; ``GET /api/v1/health/{asset}`` a machine's
+latest failure risk, remaining useful life and anomaly scores (written back to the
+historian by :class:`andon.ml.live.LiveScorer`) with its open alerts and an overall status.
+``GET /api/v1/health`` (liveness) stays in :mod:`andon.api.plant`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from andon.api.deps import HistorianDep
 from andon.errors import InvalidRequest, NotFound
 from andon.ml import registry
 from andon.ml.alerts import alerts as stored_alerts
-from andon.ml.live import ANOMALY_PREFIX, RISK_TAG
+from andon.ml.live import ANOMALY_PREFIX, RISK_TAG, RUL_TAG
 from andon.namespace import validate_path
 from andon.signals import parse_ts
 
@@ -68,6 +68,7 @@ class HealthOut(BaseModel):
     asset: str
     status: Literal["ok", "warning", "critical", "unknown"]
     failure_risk: Reading | None
+    rul: Reading | None = Field(description="remaining useful life, in the model's time unit")
     anomaly: dict[str, Reading] = Field(description="latest anomaly score per tag")
     open_alerts: list[AlertOut]
 
@@ -136,8 +137,11 @@ def health(historian: HistorianDep, asset: str) -> HealthOut:
     risk = readings.get(RISK_TAG)
     return HealthOut(
         asset=asset,
-        status=_status(open_alerts, scored=risk is not None or bool(anomaly)),
+        status=_status(
+            open_alerts, scored=bool(set(readings) & {RISK_TAG, RUL_TAG}) or bool(anomaly)
+        ),
         failure_risk=risk,
+        rul=readings.get(RUL_TAG),
         anomaly=anomaly,
         open_alerts=open_alerts,
     )

@@ -9,12 +9,17 @@ metrics record:
   tags are matched to the model's inputs by role (``torque_nm`` to ``Torque [Nm]``, with
   °C turned into K when the model learned kelvin); inputs the machine does not measure
   (a product quality class) take the training data's most common value;
-* **anomaly scores** of each tag from a streaming detector (one per tag).
+* **anomaly scores** of each tag from a streaming detector (one per tag);
+* **remaining useful life** from the RUL models attached to the machine: its current life
+  (since the last drop of the model's time counter, e.g. ``tool_wear_min``) is bucketed
+  per ``rul_every_ms`` as :func:`andon.ml.lives.life_table` did for training, and the model
+  predicts at the end of each bucket.
 
 Every ``every_ms`` the interval's mean risk and each tag's highest anomaly score are written
 back to the historian as samples of the machine (``ml_failure_risk``,
-``ml_anomaly_<tag>``), so history, dashboards and the API read them like any tag, and fed
-to the :class:`~andon.ml.alerts.AlertBook` (severity, hysteresis, de-duplication).
+``ml_anomaly_<tag>``; ``ml_rul`` per RUL bucket), so history, dashboards and the API read
+them like any tag, and fed to the :class:`~andon.ml.alerts.AlertBook` (severity,
+hysteresis, de-duplication).
 
 >>> from andon.historian import DuckDBHistorian
 >>> from andon.signals import Metrics
@@ -33,16 +38,18 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from andon.errors import ConfigError
 from andon.historian.protocol import Historian, WriteBatch
 from andon.ml.alerts import Alert, AlertBook, AlertPolicy
 from andon.ml.anomaly import MultiDetector
 from andon.ml.features import find_roles
+from andon.ml.lives import LIFE, LifeTracker
 from andon.ml.registry import load_model
 from andon.signals import Metrics, Record, Sample, StateChange, state_category
 
@@ -52,14 +59,18 @@ _logger = logging.getLogger(__name__)
 _PRODUCING = frozenset({10000, 20000})
 _KELVIN = 273.15
 RISK_TAG = "ml_failure_risk"
+RUL_TAG = "ml_rul"
 ANOMALY_PREFIX = "ml_anomaly_"
 
 
 FAILURE_POLICY = AlertPolicy(
     warning=0.5, critical=0.8, clear=0.3, confirm=2, clear_after_ms=120_000
 )
+RUL_POLICY = AlertPolicy(  # in the model's time unit (minutes of a tool's life, cycles...)
+    warning=30, critical=10, clear=45, confirm=1, clear_after_ms=0, higher_is_worse=False
+)
 ANOMALY_POLICY = AlertPolicy(
-    warning=0.99, critical=0.9999, clear=0.9, confirm=1, clear_after_ms=600_000
+    warning=0.999, critical=0.99999, clear=0.9, confirm=1, clear_after_ms=1_800_000
 )
 
 
@@ -78,8 +89,10 @@ class ScoringConfig:
     failure: tuple[Attachment, ...] = ()
     anomaly: bool = True
     detector: str = "discord"
+    # Plant defaults, stricter than NAB's: an hour of production to learn, a new value only
+    # when 25 % beyond the range seen, at most one alarm per tag per 30 min of production.
     detector_params: dict[str, Any] = field(
-        default_factory=lambda: {"probation": 600, "memory": 4000}
+        default_factory=lambda: {"probation": 3600, "memory": 8000, "tolerance": 0.25, "rest": 1800}
     )
     anomaly_tags: tuple[str, ...] = ("*",)
     anomaly_exclude: tuple[str, ...] = ("*_kwh", "*wear*", "*total*", "*count*", "ml_*")
@@ -87,6 +100,41 @@ class ScoringConfig:
     every_ms: int = 5_000
     failure_policy: AlertPolicy = FAILURE_POLICY
     anomaly_policy: AlertPolicy = ANOMALY_POLICY
+    rul: tuple[Attachment, ...] = ()
+    rul_every_ms: int = 60_000  # one row of a life per minute of production, as in training
+    rul_policy: AlertPolicy = RUL_POLICY
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> ScoringConfig:
+        """From a settings section (YAML), e.g.::
+
+            failure: [{model: data/models/ai4i, pattern: "*/cnc*"}]
+            rul: [{model: data/models/tool-life, pattern: "*/cnc*"}]
+            anomaly: true
+            anomaly_tags: ["*"]
+            failure_policy: {warning: 0.5, critical: 0.8, clear: 0.3}
+
+        >>> ScoringConfig.from_mapping({"failure": [{"model": "m", "pattern": "*/cnc*"}]}).failure
+        (Attachment(model='m', pattern='*/cnc*'),)
+        """
+        known = set(cls.__dataclass_fields__)
+        unknown = set(mapping) - known
+        if unknown:
+            raise ConfigError(f"ml scoring: unknown keys {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        try:
+            for key, value in mapping.items():
+                if key in {"failure", "rul"}:
+                    values[key] = tuple(Attachment(**item) for item in value)
+                elif key.endswith("_policy"):
+                    values[key] = AlertPolicy(**value)
+                elif key in {"anomaly_tags", "anomaly_exclude"}:
+                    values[key] = tuple(value)
+                else:
+                    values[key] = value
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"ml scoring: {exc}") from exc
+        return cls(**values)
 
 
 @dataclass
@@ -128,6 +176,28 @@ class _RiskModel:
         return np.asarray(proba[:, -1], dtype=float)
 
 
+class _RulModel:
+    """A remaining-useful-life model following one machine's current life."""
+
+    def __init__(self, model: Any, tracker: LifeTracker) -> None:
+        self.model = model
+        self.tracker = tracker
+
+    @classmethod
+    def bind(cls, model: Any, tags: list[str], bucket_ms: int) -> _RulModel | None:
+        needed = {model.time, *model.normalizer_.inputs}
+        if not needed <= set(tags):
+            return None
+        return cls(model, LifeTracker(model.time, bucket_ms))
+
+    def update(self, ts_ms: int, values: Mapping[str, float]) -> float | None:
+        """The RUL at the end of each completed bucket of production, else None."""
+        life = self.tracker.add(ts_ms, values)
+        if life is None:
+            return None
+        return float(self.model.predict(life.rename(columns={LIFE: self.model.unit}))[-1])
+
+
 def _reader(tag: str, kelvin: bool | None) -> Callable[[Mapping[str, float]], float]:
     shift = 0.0
     if kelvin is not None:
@@ -139,6 +209,9 @@ def _reader(tag: str, kelvin: bool | None) -> Callable[[Mapping[str, float]], fl
 
 def _constant(value: float | str) -> Callable[[Mapping[str, float]], Any]:
     return lambda values: value
+
+
+_Bound = TypeVar("_Bound", _RiskModel, _RulModel)
 
 
 class LiveScorer:
@@ -159,6 +232,7 @@ class LiveScorer:
         self._models = dict(models or {})
         self._states: dict[str, int] = {}
         self._risk: dict[str, list[_RiskModel]] = {}
+        self._rul: dict[str, list[_RulModel]] = {}
         self._detectors: dict[str, MultiDetector] = {}
         self._intervals: dict[str, _Interval] = {}
         self._latest: dict[str, dict[str, Any]] = {}
@@ -207,6 +281,24 @@ class LiveScorer:
                 interval.risks.append(float(risks[i]))
             if detector is not None:
                 self._watch(detector, record.values, interval)
+            samples += self._remaining_life(asset, record)
+        return samples
+
+    def _remaining_life(self, asset: str, record: Metrics) -> list[Sample]:
+        if asset not in self._rul:
+            bucket = self.config.rul_every_ms
+            self._rul[asset] = self._bind(
+                asset,
+                self.config.rul,
+                lambda model: _RulModel.bind(model, list(record.values), bucket),
+            )
+        samples = []
+        for model in self._rul[asset]:
+            rul = model.update(record.ts_ms, record.values)
+            if rul is not None:
+                samples.append(Sample(asset, RUL_TAG, record.ts_ms, rul))
+                self._latest.setdefault(asset, {"anomaly": {}})["rul"] = rul
+                self.book.observe(asset, "rul", "", record.ts_ms, rul, self.config.rul_policy)
         return samples
 
     def _watch(
@@ -234,19 +326,27 @@ class LiveScorer:
 
     def _risks(self, asset: str, metrics: list[Metrics]) -> npt.NDArray[np.float64] | None:
         if asset not in self._risk:
-            self._risk[asset] = self._bind(asset, list(metrics[0].values))
+            tags = list(metrics[0].values)
+            self._risk[asset] = self._bind(
+                asset, self.config.failure, lambda model: _RiskModel.bind(model, tags)
+            )
         bound = self._risk[asset]
         if not bound:
             return None
         rows = [m.values for m in metrics]
         return np.asarray(np.max([m.risks(rows) for m in bound], axis=0), dtype=np.float64)
 
-    def _bind(self, asset: str, tags: list[str]) -> list[_RiskModel]:
+    def _bind(
+        self,
+        asset: str,
+        attachments: tuple[Attachment, ...],
+        bind: Callable[[Any], _Bound | None],
+    ) -> list[_Bound]:
         bound = []
-        for attachment in self.config.failure:
+        for attachment in attachments:
             if not fnmatch.fnmatch(asset, attachment.pattern):
                 continue
-            model = _RiskModel.bind(self._model(attachment.model), tags)
+            model = bind(self._model(attachment.model))
             if model is None:
                 _logger.warning("%s lacks the inputs of model %s", asset, attachment.model)
             else:

@@ -176,8 +176,8 @@ class RulTask:
 
     def evaluate(self, model: Any, card: ModelCard, frame: pd.DataFrame) -> Evaluation:
         unit, time = str(card.options["unit"]), str(card.options["time"])
-        rul = card.options.get("rul")
-        truth = _target(frame, unit, time, rul if rul in frame.columns else None)
+        rul = _truth_column(frame, card.options.get("rul"))
+        truth = _target(frame, unit, time, rul)
         prediction = model.predict(frame)
         cap = float(card.options.get("cap", model.cap))
         last = _last_rows(frame, unit, time)
@@ -187,6 +187,7 @@ class RulTask:
             "all_rows": regression_metrics(np.minimum(truth, cap), prediction),
             "units": len(last),
             "cap": cap,
+            "truth": f"column {rul!r}" if rul else "run to failure (last time - time)",
         }
         return Evaluation(
             self.name,
@@ -205,6 +206,17 @@ def _target(frame: pd.DataFrame, unit: str, time: str, rul: str | None) -> npt.N
         return np.asarray(frame[rul].to_numpy(dtype=float), dtype=np.float64)
     last = frame.groupby(unit)[time].transform("max")
     return np.asarray((last - frame[time]).to_numpy(dtype=float), dtype=np.float64)
+
+
+def _truth_column(frame: pd.DataFrame, trained_with: str | None) -> str | None:
+    """The true-RUL column of labelled data: the training ``--rul`` column, else ``rul``.
+
+    Units cut short (a test fleet) need it; without one, units are taken as run to failure.
+    """
+    for name in (trained_with, "rul", "RUL"):
+        if name and name in frame.columns:
+            return name
+    return None
 
 
 def _last_rows(frame: pd.DataFrame, unit: str, time: str) -> npt.NDArray[np.intp]:
