@@ -15,7 +15,7 @@ from andon.api.deps import HistorianDep, NowDep
 from andon.historian import AssetInfo
 from andon.mes import spc_live
 from andon.namespace import LEVELS, cells
-from andon.signals import STATE_NAMES
+from andon.signals import STATE_NAMES, state_category
 
 __all__ = ["router"]
 
@@ -193,7 +193,7 @@ def _machine_status(
         asset=path,
         line=line,
         name=name,
-        state=None if state is None else STATE_NAMES.get(state.code // 10000 * 10000),
+        state=None if state is None else STATE_NAMES.get(state_category(state.code)),
         code=None if state is None else state.code,
         since=None if state is None else state.ts_ms,
         oee=result.to_dict(),
