@@ -31,7 +31,7 @@ from andon.ml import anomaly, registry
 from andon.ml.catalog import TASKS, task_for
 from andon.ml.report import write_report
 from andon.ml.tables import read_table, split_names
-from andon.ml.tasks import TrainOptions
+from andon.ml.tasks import EvaluateOptions, TrainOptions
 
 __all__ = ["app", "parse_params"]
 
@@ -85,21 +85,28 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
 @app.command()
 def train(
     task: Annotated[str, typer.Argument(help=f"what to learn: {', '.join(sorted(TASKS))}")],
-    data: Annotated[Path, typer.Option(help="CSV or Parquet file")],
+    data: Annotated[
+        Path, typer.Option(help="CSV or Parquet file (vision: a folder, one sub-folder a class)")
+    ],
     out: Annotated[Path, typer.Option(help="model directory (a new version is added)")],
-    target: Annotated[str | None, typer.Option(help="failure: the label column")] = None,
+    target: Annotated[
+        str | None, typer.Option(help="failure, defects, forecast, rootcause: the target column")
+    ] = None,
     drop: Annotated[str | None, typer.Option(help="columns to leave out, comma-separated")] = None,
     group: Annotated[
         str | None, typer.Option(help="failure: split by this column (machine, tool) not by row")
     ] = None,
     unit: Annotated[str | None, typer.Option(help="rul: the unit (engine, machine) column")] = None,
     time_column: Annotated[
-        str | None, typer.Option("--time", help="rul: the time/cycle column")
+        str | None, typer.Option("--time", help="rul, forecast: the time/cycle column")
     ] = None,
     rul: Annotated[
         str | None, typer.Option(help="rul: the RUL column; default max time - time per unit")
     ] = None,
     cap: Annotated[float, typer.Option(help="rul: the piecewise-linear target's cap")] = 125.0,
+    horizon: Annotated[
+        int | None, typer.Option(help="forecast: steps ahead to forecast (96 = a day of 15 min)")
+    ] = None,
     folds: Annotated[int, typer.Option(help="held-out folds for the reported metrics")] = 5,
     seed: Annotated[int, typer.Option(help="random seed of splits and models")] = 0,
     param: Annotated[
@@ -119,11 +126,12 @@ def train(
             time=time_column,
             rul=rul,
             cap=cap,
+            horizon=horizon,
             folds=folds,
             seed=seed,
             params=parse_params(param),
         )
-        frame = read_table(data)
+        frame = chosen.read(data)
         started = time.perf_counter()
         trained = chosen.train(frame, options)
         card = registry.save_model(out, trained.model, trained.card)
@@ -149,7 +157,8 @@ def predict(
 
     def _predict() -> None:
         model, card = registry.load_model(model_dir)
-        result = task_for(card.task).predict(model, card, read_table(data))
+        chosen = task_for(card.task)
+        result = chosen.predict(model, card, chosen.read(data))
         _write_table(result, out)
         _console.print(f"{len(result):,} predictions ({card.task} v{card.version}) -> {out}")
 
@@ -164,12 +173,16 @@ def evaluate(
     report: Annotated[
         Path | None, typer.Option(help="write an HTML report (metrics, plots, importances)")
     ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="forecast: backtest with rolling origins from this time on")
+    ] = None,
 ) -> None:
     """Metrics of a trained model on labelled data it has not seen."""
 
     def _evaluate() -> None:
         model, card = registry.load_model(model_dir)
-        result = task_for(card.task).evaluate(model, card, read_table(data))
+        chosen = task_for(card.task)
+        result = chosen.evaluate(model, card, chosen.read(data), EvaluateOptions(start=start))
         if report is not None:
             write_report(result, card, report)
         if as_json:

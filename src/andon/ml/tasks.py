@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -21,9 +22,17 @@ import pandas as pd
 
 from andon.errors import InvalidRequest
 from andon.ml.registry import ModelCard
-from andon.ml.tables import TableError
+from andon.ml.tables import TableError, read_table
 
-__all__ = ["Evaluation", "Task", "TrainOptions", "Trained", "features_of"]
+__all__ = [
+    "EvaluateOptions",
+    "Evaluation",
+    "TableInput",
+    "Task",
+    "TrainOptions",
+    "Trained",
+    "features_of",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -39,6 +48,7 @@ class TrainOptions:
     time: str | None = None
     rul: str | None = None
     cap: float = 125.0
+    horizon: int | None = None
     folds: int = 5
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
@@ -73,10 +83,21 @@ class Trained:
     card: ModelCard
 
 
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """Options of ``andon ml evaluate``; each task uses the ones it needs."""
+
+    start: str | None = None
+
+
 class Task(Protocol):
     """One kind of problem: training, prediction and evaluation on user tables."""
 
     name: ClassVar[str]
+
+    def read(self, path: Path) -> pd.DataFrame:
+        """The user's ``--data`` as a frame: a table, or (vision) one row per image file."""
+        ...
 
     def train(self, frame: pd.DataFrame, options: TrainOptions) -> Trained:
         """Fit on ``frame``; the card carries metrics measured on held-out folds."""
@@ -86,9 +107,18 @@ class Task(Protocol):
         """``frame``'s columns plus the prediction columns."""
         ...
 
-    def evaluate(self, model: Any, card: ModelCard, frame: pd.DataFrame) -> Evaluation:
+    def evaluate(
+        self, model: Any, card: ModelCard, frame: pd.DataFrame, options: EvaluateOptions
+    ) -> Evaluation:
         """Metrics of ``model`` on labelled ``frame``."""
         ...
+
+
+class TableInput:
+    """Mixin of tasks whose ``--data`` is one CSV or Parquet table."""
+
+    def read(self, path: Path) -> pd.DataFrame:
+        return read_table(path)
 
 
 def features_of(frame: pd.DataFrame, exclude: list[str]) -> pd.DataFrame:

@@ -26,14 +26,21 @@ from andon.ml.maintenance.failure import FailureClassifier, derived_from_target
 from andon.ml.maintenance.rul import RulRegressor
 from andon.ml.registry import ModelCard
 from andon.ml.tables import TableError, fingerprint, require_columns
-from andon.ml.tasks import Evaluation, Trained, TrainOptions, features_of
+from andon.ml.tasks import (
+    EvaluateOptions,
+    Evaluation,
+    TableInput,
+    Trained,
+    TrainOptions,
+    features_of,
+)
 
 __all__ = ["FailureTask", "RulTask"]
 
 _logger = logging.getLogger(__name__)
 
 
-class FailureTask:
+class FailureTask(TableInput):
     """Failure risk (binary) or failure type (several classes) from process signals."""
 
     name: ClassVar[str] = "failure"
@@ -82,7 +89,9 @@ class FailureTask:
         out["probability"] = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
         return out
 
-    def evaluate(self, model: Any, card: ModelCard, frame: pd.DataFrame) -> Evaluation:
+    def evaluate(
+        self, model: Any, card: ModelCard, frame: pd.DataFrame, options: EvaluateOptions
+    ) -> Evaluation:
         target = str(card.options.get("target"))
         require_columns(frame, [target], "the model's target")
         labelled = frame[frame[target].notna()]
@@ -137,7 +146,7 @@ def _cross_validate(
     return result
 
 
-class RulTask:
+class RulTask(TableInput):
     """Remaining useful life of units from their run-to-failure (or labelled) histories."""
 
     name: ClassVar[str] = "rul"
@@ -174,7 +183,9 @@ class RulTask:
         out["prediction"] = np.round(model.predict(frame), 2)
         return out
 
-    def evaluate(self, model: Any, card: ModelCard, frame: pd.DataFrame) -> Evaluation:
+    def evaluate(
+        self, model: Any, card: ModelCard, frame: pd.DataFrame, options: EvaluateOptions
+    ) -> Evaluation:
         unit, time = str(card.options["unit"]), str(card.options["time"])
         rul = _truth_column(frame, card.options.get("rul"))
         truth = _target(frame, unit, time, rul)
