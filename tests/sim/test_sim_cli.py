@@ -111,8 +111,7 @@ def test_one_command_serves_mqtt_sparkplug_opcua_and_modbus_at_once(tmp_path: Pa
     subscriber = _subscribe(enterprise, topics)
     opcua, modbus = free_port(), free_port()
     options = SimOptions(
-        scenario=str(scenario),
-        sparkplug=True,
+        scenario=str(scenario),  # Sparkplug B by default beside the JSON
         opcua=opcua,
         modbus=modbus,
         speed=20.0,

@@ -1,7 +1,8 @@
 """``andon sim``: the virtual factory on MQTT (JSON and Sparkplug B), OPC UA and Modbus.
 
-Live: ``andon sim --scenario demo --broker mqtt://127.0.0.1:1883 --sparkplug --opcua 4840
---modbus 5020`` serves all four protocols at once, paced at ``--speed``. Backfill:
+Live: ``andon sim --scenario demo --broker mqtt://127.0.0.1:1883 --opcua 4840 --modbus 5020``
+serves all four protocols at once (JSON and Sparkplug B on the broker; ``--no-sparkplug``
+leaves Sparkplug out), paced at ``--speed``. Backfill:
 ``andon sim --backfill 7d --out week.jsonl`` (or ``--db plant.duckdb``) simulates the last
 seven days as fast as possible and exits.
 """
@@ -55,7 +56,7 @@ class SimOptions:
 
     scenario: str = "demo"
     broker: str | None = "mqtt://127.0.0.1:1883"
-    sparkplug: bool = False
+    sparkplug: bool | None = None  # None: Sparkplug B whenever there is a broker
     opcua: int | None = None
     modbus: int | None = None
     host: str = "127.0.0.1"
@@ -72,7 +73,7 @@ class SimOptions:
 
 def run_sim(options: SimOptions, console: Console) -> None:
     """Run ``andon sim`` with ``options`` until its duration elapses or Ctrl-C."""
-    if options.sparkplug and options.broker is None:
+    if options.sparkplug is True and options.broker is None:
         raise ConfigError("--sparkplug publishes on the broker: give a --broker")
     if options.backfill_s is not None:
         _backfill(options, console)
@@ -186,7 +187,7 @@ def _mqtt_sinks(
         console.print(f"faults: {plan}")
     sinks = [json_sink]
     console.print(f"MQTT JSON on {options.broker} under andon/v1/{factory.scenario.enterprise}/")
-    if options.sparkplug:
+    if options.sparkplug is not False:
         node = sim.SparkplugPublisher(factory.catalog, host, port)
         stack.enter_context(node)
         sinks.append(node)
@@ -235,8 +236,12 @@ def simulate(
         str, typer.Option(help="MQTT broker mqtt://host:port, or 'none' for no MQTT")
     ] = "mqtt://127.0.0.1:1883",
     sparkplug: Annotated[
-        bool, typer.Option("--sparkplug", help="also publish Sparkplug B (spBv1.0) on the broker")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--sparkplug/--no-sparkplug",
+            help="publish Sparkplug B (spBv1.0) beside the JSON; default: on with a broker",
+        ),
+    ] = None,
     opcua: Annotated[int | None, typer.Option(help="serve OPC UA on this port (e.g. 4840)")] = None,
     modbus: Annotated[int | None, typer.Option(help="serve Modbus TCP on this port")] = None,
     host: Annotated[str, typer.Option(help="address the OPC UA and Modbus servers bind")] = (
