@@ -218,3 +218,19 @@ def test_router_works_under_a_prefix() -> None:
         assert prefixed.get("/board/").status_code == 200
         # The page names its files relative to itself, so they follow the prefix.
         assert prefixed.get("/board/static/app.js").status_code == 200
+
+
+def test_the_api_explorer_and_its_assets_are_served_locally(client: TestClient) -> None:
+    app = FastAPI(docs_url=None)  # as create_app: FastAPI's own /docs loads from a CDN
+    app.include_router(web.create_router())
+    with TestClient(app) as local:
+        page = local.get("/docs")
+    assert page.status_code == 200
+    urls = _parse(page.text).urls
+    assert "/static/swagger/swagger-ui-bundle.js" in urls
+    assert not [u for u in urls if u.startswith(("http:", "https:", "//"))]
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        asset = client.get(f"/static/swagger/{name}")
+        assert asset.status_code == 200
+        assert len(asset.content) > 10_000
+    assert client.get("/static/swagger/index.html").status_code == 404

@@ -46,6 +46,8 @@ def create_app(
         version=__version__,
         description="MES and manufacturing AI: assets, history, OEE.",
         dependencies=[Depends(authorize)],
+        docs_url=None,  # served by the dashboard router with local assets: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.historian = historian or open_historian(settings.db)

@@ -1,9 +1,10 @@
 """The live dashboard: a few HTML pages, small ES modules, a stylesheet and plotly.js.
 
 Plants are often air-gapped, so everything the pages need is served from here: our own
-files from ``andon/web/static/`` and plotly.js from the installed ``plotly`` wheel, never
-from a CDN. Pages are sent with a Content-Security-Policy that lets the browser load and
-fetch only from its own origin, so an accidental external reference fails loudly in
+files from ``andon/web/static/``, plotly.js from the installed ``plotly`` wheel and the API
+explorer at ``/docs`` from the ``fastapi_offline`` wheel, never from a CDN. Pages are
+sent with a Content-Security-Policy that lets the browser load and fetch only from its own
+origin, so an accidental external reference fails loudly in
 development instead of silently in a plant. The pages and their files are public (they hold
 no plant data); the API they read checks every call (see :mod:`andon.api.auth`).
 
@@ -21,6 +22,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
 from fastapi import APIRouter
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from andon.api.auth import public
@@ -30,6 +32,8 @@ __all__ = ["PAGES", "create_router"]
 _logger = logging.getLogger(__name__)
 
 _PLOTLY_NAME = "plotly.min.js"
+# Swagger UI for /docs, from the installed ``fastapi_offline`` wheel (as plotly.js).
+_SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 
 # The pages: route (under the router's prefix) -> HTML file in static/. Each page is a
 # static file; its ES module reads the API. Pages that need routes of other domains are
@@ -86,6 +90,7 @@ def create_router() -> APIRouter:
     static = _static_root()
     files = _index_static_files(static)
     plotly_js = _locate_plotly_js()
+    swagger = _locate_swagger_ui()
     router = APIRouter()
 
     for route, name in PAGES.items():
@@ -98,10 +103,26 @@ def create_router() -> APIRouter:
     async def static_file(path: str) -> Response:
         if path == _PLOTLY_NAME and plotly_js is not None:
             return _file_response(plotly_js, _MEDIA_TYPES[".js"], _PLOTLY_CACHE)
+        name = path.removeprefix("swagger/")
+        if path.startswith("swagger/") and name in _SWAGGER_FILES and swagger is not None:
+            return _file_response(swagger.joinpath(name), _media_type(name), _PLOTLY_CACHE)
         found = files.get(path)
         if found is None:
             return _not_found(path)
         return _file_response(found, _media_type(path), _REVALIDATE)
+
+    @router.get("/docs", include_in_schema=False)
+    @public
+    async def api_docs() -> Response:
+        """The OpenAPI explorer, with Swagger UI served by andon (no CDN)."""
+        html = get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="andon API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+        return html
 
     return router
 
@@ -148,6 +169,19 @@ def _locate_plotly_js() -> Traversable | None:
         _logger.warning("plotly.js not found in the plotly package; the charts will not draw")
         return None
     return candidate
+
+
+def _locate_swagger_ui() -> Traversable | None:
+    """Swagger UI's files inside the installed ``fastapi_offline`` package (Swagger UI 5,
+    which draws the OpenAPI 3.1 documents FastAPI writes)."""
+    try:
+        folder = resources.files("fastapi_offline").joinpath("static")
+    except ModuleNotFoundError:
+        folder = None
+    if folder is None or not all(folder.joinpath(name).is_file() for name in _SWAGGER_FILES):
+        _logger.warning("Swagger UI not found in fastapi_offline; /docs will not draw")
+        return None
+    return folder
 
 
 def _media_type(path: str) -> str:
