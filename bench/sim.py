@@ -11,7 +11,10 @@ Phases, each in a fresh process so its peak RSS is its own:
   OPC UA and a Modbus client polling once per second.
 
 "Keeps up" means the paced run never fell behind its schedule by more than one second and
-finished its simulated span in the expected wall time. The broker is the system Mosquitto.
+finished its simulated span in the expected wall time. The paced phases also report the
+cores the simulator kept busy (CPU seconds per wall second): on a machine loaded by other
+work, a share under 1.0 says it keeps up whenever it gets one core to itself. The broker is
+the system Mosquitto.
 
     .venv/bin/python bench/sim.py [--scenario large] [--speed 60] [--seconds 60] [--qos 1]
 
@@ -191,9 +194,10 @@ def phase_paced(
             server.__enter__()
         pollers = _pollers(servers)
         lag.origin = time.monotonic()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         sim.run(factory, counted, until_ms=factory.now_ms + steps * 1000, speed=speed, on_step=lag)
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         for poller in pollers:
             poller.set()
         for server in reversed(servers):
@@ -201,6 +205,7 @@ def phase_paced(
     received = subscriber.stop()
     return {
         "wall_s": wall,
+        "cpu_share": cpu / wall,  # cores busy: under 1.0 it keeps up given one free core
         "expected_s": steps / speed,
         "worst_lag_s": lag.worst,
         "messages_s": counted.messages / wall,
@@ -249,9 +254,13 @@ def _poll_opcua(url: str, stop: threading.Event) -> None:
     from asyncua import Client
 
     async def poll() -> None:
-        async with Client(url) as client:
-            while not stop.is_set():
-                await client.nodes.server_state.read_value()
+        while not stop.is_set():  # a starved server may drop the session: connect again
+            try:
+                async with Client(url) as client:
+                    while not stop.is_set():
+                        await client.nodes.server_state.read_value()
+                        await asyncio.sleep(1.0)
+            except (ConnectionError, TimeoutError, OSError):
                 await asyncio.sleep(1.0)
 
     asyncio.run(poll())
@@ -307,7 +316,8 @@ def main() -> None:
             f"{protocols}: {got['values_s']:,.0f} values/s, {got['messages_s']:,.0f} msg/s "
             f"({got['messages_s'] / base['messages_s']:.2f}x the bare paho baseline), "
             f"{got['wall_s']:.1f} s for {got['expected_s']:.0f} s planned, worst lag "
-            f"{got['worst_lag_s']:.2f} s, kept up: {kept_up}; subscriber got "
+            f"{got['worst_lag_s']:.2f} s, kept up: {kept_up}, {got['cpu_share']:.2f} cores busy; "
+            "subscriber got "
             f"{got['received']:,} of {got['sent']:,} (peak RSS {got['rss_mb']:.0f} MB)"
         )
         fields += [
@@ -315,6 +325,7 @@ def main() -> None:
             f"{protocols}_msg_s={got['messages_s']:.0f}",
             f"{protocols}_worst_lag_s={got['worst_lag_s']:.2f}",
             f"{protocols}_kept_up={int(kept_up)}",
+            f"{protocols}_cpu_share={got['cpu_share']:.2f}",
             f"{protocols}_received={got['received']}",
             f"{protocols}_sent={got['sent']}",
             f"{protocols}_peak_rss_mb={got['rss_mb']:.0f}",
