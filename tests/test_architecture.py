@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "andon"
-VOCABULARY = {"signals", "errors", "namespace", "config"}
+VOCABULARY = {"signals", "errors", "namespace", "config", "sparkplug_b"}
 ANYTHING = {"*"}
 
 # "X may import": the vocabulary plus what is listed. Packages not listed may import nothing.
@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": VOCABULARY,
     "namespace": VOCABULARY,
     "config": VOCABULARY,
+    "sparkplug_b": VOCABULARY,
     "connect": VOCABULARY,
     "historian": VOCABULARY,
     "ingest": VOCABULARY | {"connect", "historian"},

@@ -13,9 +13,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from andon.broker import EmbeddedBroker
 from andon.connect import SparkplugSource, connect_config
-from andon.connect.sparkplug_b import DataType, Payload
 from andon.historian import DuckDBHistorian
 from andon.ingest import Pipeline
+from andon.sparkplug_b import DataType, Payload
 
 pytestmark = pytest.mark.integration
 T0 = 1_763_700_000_000

@@ -9,8 +9,8 @@ from typing import Any
 
 from andon.connect import SparkplugSession, connect_config
 from andon.connect.sparkplug import rebirth_payload
-from andon.connect.sparkplug_b import DataType, Payload, file_descriptor
 from andon.signals import Event, Metrics
+from andon.sparkplug_b import DataType, Payload, file_descriptor
 
 T0 = 1_763_700_000_000
 NODE = "spBv1.0/plant1/{}/edge1"
@@ -201,7 +201,7 @@ def test_payloads_encoded_by_another_implementation_decode() -> None:
 
 
 def test_the_built_descriptor_matches_the_proto_file() -> None:
-    text = (Path(__file__).parents[2] / "src/andon/connect/sparkplug_b.proto").read_text()
+    text = (Path(__file__).parents[2] / "src/andon/sparkplug_b.proto").read_text()
     declared = set(re.findall(r"^\s*(?:optional |repeated )?\w+\s+(\w+)\s*=\s*(\d+);", text, re.M))
     built: set[tuple[str, str]] = set()
     proto = file_descriptor()

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from andon.connect import SparkplugSession
-from andon.connect.sparkplug_b import Payload
 from andon.errors import PayloadRejected
 from andon.ingest import Decoder
+from andon.sparkplug_b import Payload
 
 TOPICS = st.sampled_from(
     [

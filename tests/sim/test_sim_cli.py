@@ -25,7 +25,7 @@ from andon.cli.sim import SimOptions, parse_duration, run_sim
 from andon.historian import DuckDBHistorian
 from andon.sim import Factory, load_scenario
 from andon.sim.modbus import register_map
-from andon.sim.sparkplug_proto import Payload
+from andon.sparkplug_b import Payload
 
 runner = CliRunner()
 

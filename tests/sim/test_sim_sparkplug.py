@@ -21,7 +21,7 @@ from andon.namespace import parse_topic
 from andon.sim import Factory, SparkplugPublisher, load_scenario
 from andon.sim.messages import Message
 from andon.sim.sparkplug import REBIRTH, device_id
-from andon.sim.sparkplug_proto import PACKAGE, DataType, Payload
+from andon.sparkplug_b import PACKAGE, DataType, Payload
 
 BROKER = ("127.0.0.1", 1883)
 SCENARIO = """
@@ -52,13 +52,13 @@ def test_the_schema_is_sparkplug_b_and_round_trips_every_value_type() -> None:
         "bytes_value": b"\x00\x01",
     }
     for i, (field, value) in enumerate(values.items()):
-        metric = payload.metrics.add(name=field, alias=i, datatype=DataType.UNKNOWN)
+        metric = payload.metrics.add(name=field, alias=i, datatype=DataType.Unknown)
         setattr(metric, field, value)
-    metric = payload.metrics.add(name="rows", datatype=DataType.DATASET)
+    metric = payload.metrics.add(name="rows", datatype=DataType.DataSet)
     metric.dataset_value.columns.extend(["a", "b"])
     metric.dataset_value.rows.add().elements.add(double_value=3.5)
     metric.properties.keys.append("engUnit")
-    metric.properties.values.add(type=DataType.STRING, string_value="°C")
+    metric.properties.values.add(type=DataType.String, string_value="°C")
     decoded = Payload.FromString(payload.SerializeToString())
     assert decoded == payload
     for metric, (field, value) in zip(decoded.metrics, values.items(), strict=False):
@@ -109,7 +109,7 @@ class Host:
 
     def rebirth(self, node: str) -> None:
         command = Payload(timestamp=int(time.time() * 1000))
-        command.metrics.add(name=REBIRTH, datatype=DataType.BOOLEAN).boolean_value = True
+        command.metrics.add(name=REBIRTH, datatype=DataType.Boolean).boolean_value = True
         topic = f"spBv1.0/{self.group}/NCMD/{node}"
         self._client.publish(topic, command.SerializeToString(), qos=1).wait_for_publish(5)
 
@@ -170,8 +170,8 @@ def _check_births(received: list[tuple[str, Any]]) -> None:
     assert properties["engUnit"].string_value == "rpm"
     assert (properties["engLow"].double_value, properties["engHigh"].double_value) == (0, 3000)
     names = {m.name: m.datatype for m in cnc.metrics}
-    assert names["state_code"] == DataType.INT32
-    assert names["count/total"] == DataType.UINT64
+    assert names["state_code"] == DataType.Int32
+    assert names["count/total"] == DataType.UInt64
 
 
 def _check_sequence(received: list[tuple[str, Any]]) -> None:

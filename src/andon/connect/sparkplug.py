@@ -29,11 +29,11 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped] 
 
 from andon.connect.mqtt import MqttSource, MqttSubscription
 from andon.connect.source import RecordSink
-from andon.connect.sparkplug_b import DataType, Payload
 from andon.connect.tagmap import Deadband, SparkplugConnect, SparkplugTag
 from andon.errors import InvalidRequest
 from andon.namespace import validate_path
 from andon.signals import Event, Metrics, Record, parse_ts
+from andon.sparkplug_b import DataType, Payload
 
 __all__ = ["NAMESPACE", "SparkplugResult", "SparkplugSession", "SparkplugSource", "rebirth_payload"]
 

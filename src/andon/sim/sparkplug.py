@@ -46,7 +46,7 @@ from andon.sim.catalog import COUNTERS, PlantAsset
 from andon.sim.messages import Message
 from andon.sim.mqttlink import MqttLink
 from andon.sim.publish import drop_socket
-from andon.sim.sparkplug_proto import DataType, Payload
+from andon.sparkplug_b import DataType, Payload
 
 __all__ = ["REBIRTH", "SparkplugPublisher", "device_id"]
 
@@ -57,20 +57,20 @@ REBIRTH = "Node Control/Rebirth"
 _STATE = ("state", "state_code", "reason")
 _EVENT = ("event/kind", "event/detail")
 _TYPES: dict[str, DataType] = {
-    "state": DataType.STRING,
-    "state_code": DataType.INT32,
-    "reason": DataType.STRING,
-    **{f"count/{key}": DataType.UINT64 for key in COUNTERS},
-    "event/kind": DataType.STRING,
-    "event/detail": DataType.STRING,
+    "state": DataType.String,
+    "state_code": DataType.Int32,
+    "reason": DataType.String,
+    **{f"count/{key}": DataType.UInt64 for key in COUNTERS},
+    "event/kind": DataType.String,
+    "event/detail": DataType.String,
 }
 _FIELD = {
-    DataType.DOUBLE: "double_value",
-    DataType.STRING: "string_value",
-    DataType.INT32: "int_value",
-    DataType.INT64: "long_value",
-    DataType.UINT64: "long_value",
-    DataType.BOOLEAN: "boolean_value",
+    DataType.Double: "double_value",
+    DataType.String: "string_value",
+    DataType.Int32: "int_value",
+    DataType.Int64: "long_value",
+    DataType.UInt64: "long_value",
+    DataType.Boolean: "boolean_value",
 }
 
 
@@ -118,7 +118,7 @@ class _Device:
         if asset.is_machine:
             names += [*_STATE, *(f"count/{key}" for key in COUNTERS), *_EVENT]
         self.aliases = {name: first_alias + i for i, name in enumerate(names)}
-        self.types = {name: _TYPES.get(name, DataType.DOUBLE) for name in names}
+        self.types = {name: _TYPES.get(name, DataType.Double) for name in names}
         self.last: dict[str, tuple[int, object]] = {}  # name -> (ts, value) for births
 
 
@@ -180,7 +180,7 @@ class SparkplugPublisher:
     def _death(self) -> bytes:
         """An NDEATH payload: the session's ``bdSeq`` (and no ``seq``)."""
         death = Payload(timestamp=int(time.time() * 1000))
-        metric = death.metrics.add(name="bdSeq", timestamp=death.timestamp, datatype=DataType.INT64)
+        metric = death.metrics.add(name="bdSeq", timestamp=death.timestamp, datatype=DataType.Int64)
         metric.long_value = self.bd_seq
         return bytes(death.SerializeToString())
 
@@ -228,9 +228,9 @@ class SparkplugPublisher:
             now = int(time.time() * 1000)
             node = Payload(timestamp=now, seq=self._next_seq())
             bd_seq = node.metrics.add(name="bdSeq", alias=0, timestamp=now)
-            bd_seq.datatype, bd_seq.long_value = DataType.INT64, self.bd_seq
+            bd_seq.datatype, bd_seq.long_value = DataType.Int64, self.bd_seq
             rebirth = node.metrics.add(name=REBIRTH, alias=1, timestamp=now)
-            rebirth.datatype, rebirth.boolean_value = DataType.BOOLEAN, False
+            rebirth.datatype, rebirth.boolean_value = DataType.Boolean, False
             self._publish(self.topic("NBIRTH"), node)
             for device in self._devices.values():
                 self._publish(self.topic("DBIRTH", device.id), self._birth(device, now))
@@ -336,11 +336,11 @@ def _set_value(metric: Any, datatype: DataType, value: object) -> None:
     if value is None:
         metric.is_null = True
         return
-    if datatype == DataType.DOUBLE:
+    if datatype == DataType.Double:
         metric.double_value = float(value)  # type: ignore[arg-type]  # JSON numbers
-    elif datatype == DataType.STRING:
+    elif datatype == DataType.String:
         metric.string_value = str(value)
-    elif datatype == DataType.INT32:
+    elif datatype == DataType.Int32:
         metric.int_value = int(value)  # type: ignore[call-overload]  # JSON integers
     else:
         setattr(metric, _FIELD[datatype], value)
@@ -350,7 +350,7 @@ def _properties(metric: Any, unit: str | None, low: float, high: float) -> None:
     props = metric.properties
     if unit is not None:
         props.keys.append("engUnit")
-        props.values.add(type=DataType.STRING, string_value=unit)
+        props.values.add(type=DataType.String, string_value=unit)
     props.keys.extend(("engLow", "engHigh"))
-    props.values.add(type=DataType.DOUBLE, double_value=low)
-    props.values.add(type=DataType.DOUBLE, double_value=high)
+    props.values.add(type=DataType.Double, double_value=low)
+    props.values.add(type=DataType.Double, double_value=high)

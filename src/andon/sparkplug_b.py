@@ -1,5 +1,8 @@
 """The Sparkplug B protobuf messages, built at import time from their definition.
 
+Part of the vocabulary: the connector decodes these messages and the virtual factory
+encodes them, so both import this one module.
+
 ``sparkplug_b.proto`` beside this module is the definition of the Eclipse Sparkplug 3.0
 specification. ``protoc`` is not needed: the same definition is declared here as a
 ``FileDescriptorProto`` and protobuf's runtime makes the message classes from it, so
