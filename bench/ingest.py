@@ -13,9 +13,17 @@ server's own CPU is not in it.
 
 Mode ``live`` (default) publishes while the worker consumes (true end to end, the publisher
 shares the 2 cores); mode ``drain`` queues every message at the broker first and then
-measures how fast the worker empties it (the worker's own capacity).
+measures how fast the worker empties it (the worker's own capacity); mode ``soak`` publishes
+``--rate`` messages a second for ``--minutes`` and prints the worker's RSS every
+``--rss-every`` seconds with the slope of the second half (MB per minute; flat is ~0).
 
-    .venv/bin/python bench/ingest.py [--messages 200000] [--values 10] [--mode live|drain]
+The andon phases run the worker as ``andon ingest`` does: QoS 1 acknowledged after commit,
+DuckDB's buffer pool capped at the ingest service's limit. Peak RSS is the high-water mark
+of the phase's own process (``ru_maxrss``); the resident size is also sampled every
+``--rss-every`` seconds.
+
+    .venv/bin/python bench/ingest.py [--messages 200000] [--values 10]
+        [--mode live|drain|soak] [--minutes 10] [--rate 3000]
         [--historian both|duckdb|postgresql] [--pg postgresql://postgres@127.0.0.1/test]
 
 PostgreSQL runs in a schema of its own, dropped afterwards. The last line is
@@ -26,12 +34,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue
 import resource
 import tempfile
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +61,16 @@ from andon.connect import MqttSource, MqttSubscription
 from andon.historian import DuckDBHistorian, PostgresHistorian
 from andon.historian.postgres import copy_buffer
 from andon.ingest import Pipeline
+from andon.ingest.service import DUCKDB_MEMORY_LIMIT
 
 PUB_QOS = 0  # live mode; drain mode publishes with QoS 1 (brokers do not queue QoS 0)
 ASSETS = [f"acme/plant1/area{a}/line{a}/machine{m}" for a in range(2) for m in range(10)]
 T0 = 1_763_700_000_000
 
 
-def payloads(n: int, values: int) -> list[tuple[str, bytes]]:
+def payloads(n: int, values: int, first: int = 0) -> list[tuple[str, bytes]]:
     out = []
-    for i in range(n):
+    for i in range(first, first + n):
         asset = ASSETS[i % len(ASSETS)]
         body = {
             "ts": T0 + (i // len(ASSETS)) * 1000,
@@ -68,6 +79,32 @@ def payloads(n: int, values: int) -> list[tuple[str, bytes]]:
         }
         out.append((f"andon/v1/{asset}/metrics", orjson.dumps(body)))
     return out
+
+
+def publish_paced(url: str, n: int, values: int, started: Any, rate: float) -> None:
+    """Publish ``n`` QoS 1 messages at ``rate`` a second, made a second's worth at a time."""
+    host, port = broker_address(url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=paho.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(host, port)
+    client.loop_start()
+    started.set()
+    pending: deque[paho.MQTTMessageInfo] = deque()
+    chunk = max(1, int(rate))
+    t0 = time.perf_counter()
+    for first in range(0, n, chunk):
+        for topic, payload in payloads(min(chunk, n - first), values, first):
+            pending.append(client.publish(topic, payload, qos=1))
+            if len(pending) > 20_000:
+                pending.popleft().wait_for_publish(timeout=600)
+        ahead = t0 + (first + chunk) / rate - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
+    for info in pending:
+        info.wait_for_publish(timeout=600)
+    client.disconnect()
+    client.loop_stop()
 
 
 def publish(url: str, n: int, values: int, started: Any, qos: int = 1) -> None:
@@ -111,16 +148,84 @@ def register_session(url: str, client_id: str) -> None:
 
 def open_target(kind: str, tmp: str, pg_url: str, schema: str) -> Any:
     if kind == "duckdb":
-        return DuckDBHistorian(Path(tmp) / "bench.duckdb")
+        return DuckDBHistorian(Path(tmp) / "bench.duckdb", memory_limit=DUCKDB_MEMORY_LIMIT)
     if kind == "postgresql":
         return PostgresHistorian(pg_url, schema=schema)
     return None
 
 
+def phase_messages(args: argparse.Namespace, kind: str = "raw") -> int:
+    """Messages a phase publishes: ``--messages``, or for andon in a soak rate x length."""
+    soak = args.mode == "soak" and kind in ("duckdb", "postgresql")
+    return int(args.rate * args.minutes * 60) if soak else args.messages
+
+
+def make_publisher(
+    ctx: Any, args: argparse.Namespace, url: str, n: int, started: Any, *, paced: bool
+) -> Any:
+    """The publishing process of the phase (not started); ``paced`` at ``--rate``."""
+    if paced:
+        return ctx.Process(target=publish_paced, args=(url, n, args.values, started, args.rate))
+    qos = PUB_QOS if args.mode == "live" else 1
+    return ctx.Process(target=publish, args=(url, n, args.values, started, qos))
+
+
+def duckdb_pool_mb(historian: DuckDBHistorian) -> float:
+    """What DuckDB holds in memory (MB): it grows with the data up to its memory limit."""
+    rows = historian.sql("SELECT sum(memory_usage_bytes) FROM duckdb_memory()")
+    return float(rows[0][0] or 0) / 2**20
+
+
+def wait_for_all(source: MqttSource, n: int, stall_s: float = 60.0) -> None:
+    """Until ``source`` has had ``n`` messages; raises if none come for ``stall_s``."""
+    seen, since = source.messages, time.monotonic()
+    while source.messages < n:
+        time.sleep(0.01)
+        if source.messages != seen:
+            seen, since = source.messages, time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            raise RuntimeError(f"stalled at {seen:,} of {n:,} messages")
+
+
+class RssSampler:
+    """The process's resident size every ``every`` seconds, in a thread (MB)."""
+
+    def __init__(
+        self, every: float, report: bool = False, probe: Callable[[], float] | None = None
+    ) -> None:
+        self.every = every
+        self.report = report
+        self.probe = probe  # another size to print beside RSS (DuckDB's buffer pool)
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self._stop = threading.Event()
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        page = resource.getpagesize()
+        while True:
+            with open("/proc/self/statm", encoding="ascii") as statm:
+                rss = int(statm.read().split()[1]) * page / 2**20
+            t = time.perf_counter() - self._t0
+            self.samples.append((t, rss))
+            if self.report:
+                probed = f"  DuckDB buffer pool {self.probe():4.0f} MB" if self.probe else ""
+                print(f"  {t / 60:6.2f} min  RSS {rss:6.0f} MB{probed}", flush=True)
+            if self._stop.wait(self.every):
+                return
+
+
 def run_phase(kind: str, args: argparse.Namespace, url: str, schema: str, out: Any) -> None:
-    n, values, mode = args.messages, args.values, args.mode
+    n, values, mode = phase_messages(args, kind), args.values, args.mode
     client_id = f"bench-{kind}-{time.time_ns()}"
-    done = threading.Event()
     tmp = tempfile.TemporaryDirectory()
     historian = open_target(kind, tmp.name, args.pg, schema)
     pipeline = Pipeline(historian, IngestSettings()) if historian else None
@@ -129,36 +234,38 @@ def run_phase(kind: str, args: argparse.Namespace, url: str, schema: str, out: A
     def count_only(_topic: str, _payload: bytes) -> None:
         nonlocal count
         count += 1
-        if count == n:
-            done.set()
 
-    handler = pipeline.submit if pipeline else count_only
     if pipeline:
         pipeline.start()
     ctx = mp.get_context("spawn")
     started = ctx.Event()
-    qos = PUB_QOS if mode == "live" else 1
-    publisher = ctx.Process(target=publish, args=(url, n, values, started, qos))
+    paced = mode == "soak" and pipeline is not None
+    publisher = make_publisher(ctx, args, url, n, started, paced=paced)
     if mode == "drain":
         register_session(url, client_id)
         publisher.start()
         publisher.join()
-    source = MqttSource(subscription(url, client_id), handler)
-    t_start, cpu_start = time.perf_counter(), _cpu_s()
-    source.start()
-    if mode == "live":
-        publisher.start()
-        started.wait(30)
-        t_start, cpu_start = time.perf_counter(), _cpu_s()
-    if pipeline:
-        while source.messages < n:
-            time.sleep(0.01)
-        pipeline.flush()
+    if pipeline:  # as andon ingest runs it: PUBACK once committed
+        source = MqttSource(subscription(url, client_id), pipeline.submit, manual_ack=True)
     else:
-        done.wait(600)
-    elapsed, cpu = time.perf_counter() - t_start, _cpu_s() - cpu_start
+        source = MqttSource(subscription(url, client_id), count_only)
+    probe = (lambda: duckdb_pool_mb(historian)) if kind == "duckdb" else None
+    sampler = RssSampler(
+        args.rss_every, report=mode == "soak" and pipeline is not None, probe=probe
+    )
+    with sampler:
+        t_start, cpu_start = time.perf_counter(), _cpu_s()
+        source.start()
+        if mode != "drain":
+            publisher.start()
+            started.wait(30)
+            t_start, cpu_start = time.perf_counter(), _cpu_s()
+        wait_for_all(source, n)
+        if pipeline:
+            pipeline.flush()
+        elapsed, cpu = time.perf_counter() - t_start, _cpu_s() - cpu_start
     source.stop()
-    if mode == "live":
+    if mode != "drain":
         publisher.join()
     written = pipeline.stats.samples_written if pipeline else count * values
     if pipeline:
@@ -166,7 +273,9 @@ def run_phase(kind: str, args: argparse.Namespace, url: str, schema: str, out: A
     if historian:
         historian.close()
     tmp.cleanup()
-    out.put(_result(kind, elapsed, source.messages, written, cpu))
+    result = _result(kind, elapsed, source.messages, written, cpu)
+    result["rss_samples"] = sampler.samples
+    out.put(result)
 
 
 def _cpu_s() -> float:
@@ -177,7 +286,7 @@ def _cpu_s() -> float:
 
 def _result(
     kind: str, seconds: float, messages: int, samples: int, cpu: float = 0.0
-) -> dict[str, float | str]:
+) -> dict[str, Any]:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "kind": kind,
@@ -200,7 +309,8 @@ def sample_rows(n: int, values: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def bare_writes(kind: str, args: argparse.Namespace, _url: str, schema: str, out: Any) -> None:
     """The same rows in one bulk statement: Arrow into DuckDB, binary COPY into PostgreSQL."""
-    tag_ids, stamps, values = sample_rows(args.messages, args.values)
+    messages = phase_messages(args)
+    tag_ids, stamps, values = sample_rows(messages, args.values)
     if kind == "bare-duckdb":
         tmp = tempfile.TemporaryDirectory()
         con = duckdb.connect(str(Path(tmp.name) / "bare.duckdb"))
@@ -228,7 +338,7 @@ def bare_writes(kind: str, args: argparse.Namespace, _url: str, schema: str, out
             ):
                 cp.write(copy_buffer(tag_ids, stamps, values))
             elapsed = time.perf_counter() - t
-    out.put(_result(kind, elapsed, args.messages, len(tag_ids)))
+    out.put(_result(kind, elapsed, messages, len(tag_ids)))
 
 
 def measure(
@@ -238,7 +348,13 @@ def measure(
     out = ctx.Queue()
     process = ctx.Process(target=target, args=(kind, args, url, schema, out))
     process.start()
-    result: dict[str, Any] = out.get(timeout=1800)
+    while True:  # a phase that dies says so here instead of leaving us waiting
+        try:
+            result: dict[str, Any] = out.get(timeout=5)
+            break
+        except queue.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"phase {kind} died (exit code {process.exitcode})") from None
     process.join()
     return result
 
@@ -252,7 +368,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--values", type=int, default=10, help="values per metrics message")
-    parser.add_argument("--mode", choices=["live", "drain"], default="live")
+    parser.add_argument("--mode", choices=["live", "drain", "soak"], default="live")
+    parser.add_argument("--minutes", type=float, default=10.0, help="soak: how long")
+    parser.add_argument("--rate", type=float, default=3000.0, help="soak: messages per second")
+    parser.add_argument("--rss-every", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--broker", help="mqtt://host:port; default: a private mosquitto")
     parser.add_argument("--historian", choices=["both", "duckdb", "postgresql"], default="both")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -262,7 +381,8 @@ def main() -> None:
     broker = None
     url = args.broker
     if url is None:
-        broker = EmbeddedBroker(kind="mosquitto", max_queued=args.messages * 2)
+        most = max(phase_messages(args, kind) for kind in ("raw", *kinds))
+        broker = EmbeddedBroker(kind="mosquitto", max_queued=most * 2)
         broker.start()
         url = broker.url
     results: dict[str, dict[str, Any]] = {}
@@ -285,8 +405,7 @@ def report(
 ) -> None:
     raw = results["raw"]
     raw_rate = raw["messages"] / raw["seconds"]
-    expected = args.messages * args.values
-    print(f"mode {args.mode}, {args.messages:,} messages x {args.values} values via {url}")
+    print(f"mode {args.mode}, {args.values} values per message via {url}")
     raw_cpu_us = raw["cpu_s"] / raw["messages"] * 1e6
     print(
         f"raw subscriber      : {raw_rate:10,.0f} msg/s  ({raw['seconds']:.2f} s, "
@@ -300,6 +419,7 @@ def report(
         got = results[kind]
         bare = results["bare-duckdb" if kind == "duckdb" else "bare-postgresql"]
         msgs, samples = got["messages"] / got["seconds"], got["samples"] / got["seconds"]
+        expected = got["messages"] * args.values
         bare_rate = bare["samples"] / bare["seconds"]
         short = "duckdb" if kind == "duckdb" else "pg"
         print(
@@ -318,6 +438,11 @@ def report(
             f"bare {'Arrow insert' if kind == 'duckdb' else 'binary COPY '}    : "
             f"{bare_rate:10,.0f} rows/s ({bare['seconds']:.2f} s for {bare['samples']:,} rows)"
         )
+        print(f"  RSS sampled every {args.rss_every:g} s: {rss_line(got['rss_samples'])}")
+        if args.mode == "soak":
+            slope = rss_slope(got["rss_samples"])
+            print(f"  RSS slope over the second half: {slope:+.2f} MB/min")
+            fields.append(f"{short}_rss_slope_mb_per_min={slope:.2f}")
         fields += [
             f"{short}_samples_per_s={samples:.0f}",
             f"{short}_msgs_per_s={msgs:.0f}",
@@ -329,8 +454,22 @@ def report(
             f"{short}_cpu_us_per_msg={cpu_us:.1f}",
             f"{short}_samples_per_cpu_s={per_cpu_s:.0f}",
         ]
-    fields += [f"expected={expected}", f"raw_peak_rss_mb={raw['rss_mb']:.0f}"]
+    fields += [f"raw_peak_rss_mb={raw['rss_mb']:.0f}"]
     print(" ".join(fields))
+
+
+def rss_slope(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of RSS over the second half of the run, MB per minute."""
+    half = samples[len(samples) // 2 :]
+    if len(half) < 2:
+        return 0.0
+    t, mb = np.array(half).T
+    return float(np.polyfit(t / 60, mb, 1)[0])
+
+
+def rss_line(samples: list[tuple[float, float]], most: int = 12) -> str:
+    step = max(1, len(samples) // most)
+    return ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in samples[::step])
 
 
 if __name__ == "__main__":

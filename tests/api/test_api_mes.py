@@ -205,3 +205,29 @@ def test_the_routes_are_in_the_openapi_schema(client: TestClient) -> None:
         "/api/v1/audit/verify",
     ):
         assert path in paths, path
+
+
+def test_downtime_limit_keeps_the_newest_stops_of_each_reason() -> None:
+    h = DuckDBHistorian(":memory:")
+    batch = WriteBatch.empty()
+    for i in range(12):  # 12 stops of 5 min, alternating reasons, an hour apart
+        start = T0 + i * HOUR
+        batch.states += [
+            StateChange(M1, start, 10000),
+            StateChange(M1, start + 30 * MIN, 180000 if i % 3 == 0 else 60000),
+            StateChange(M1, start + 35 * MIN, 10000),
+        ]
+    h.write(batch)
+    client = TestClient(create_app(Settings(db=":memory:"), historian=h))
+    window = day(asset=M1)
+    everything = client.get("/api/v1/downtime", params=window).json()
+    limited = client.get("/api/v1/downtime", params={**window, "limit": 2}).json()
+    refused = client.get("/api/v1/downtime", params={**window, "limit": 0}).status_code
+    h.close()
+    assert limited["pareto"] == everything["pareto"]  # every stop still counted
+    assert limited["events_total"] == everything["events_total"] == 12
+    starts = [e["start"] for e in limited["events"]]
+    # the newest two overall (both starved), and the newest two failures (stops 9 and 6)
+    expected = [T0 + i * HOUR + 30 * MIN for i in (6, 9, 10, 11)]
+    assert starts == expected
+    assert refused in (400, 422)

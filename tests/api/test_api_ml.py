@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from andon.api import create_app
+from andon.api.credentials import Credentials, Role
 from andon.config import Settings
 from andon.historian import AssetInfo, DuckDBHistorian
+from andon.mes import audit
 from andon.ml import registry
 from andon.ml.live import LiveScorer, ScoringConfig
 from andon.ml.maintenance import FailureClassifier
@@ -98,3 +101,39 @@ def test_health_of_an_unscored_or_unknown_asset(client: TestClient) -> None:
     assert client.get("/api/v1/health/acme/p1/none/l9/x").status_code == 404
     assert client.get("/api/v1/health/Bad Path").status_code == 400
     assert client.get("/api/v1/health").json()["status"] == "ok"  # liveness is untouched
+
+
+def test_acknowledging_an_alert_is_stored_audited_and_listed(
+    client: TestClient, historian: DuckDBHistorian
+) -> None:
+    [alert] = client.get("/api/v1/alerts").json()
+    assert (alert["acked_ms"], alert["acked_by"]) == (None, None)
+    url = f"/api/v1/alerts/{quote(alert['id'], safe='')}/ack"
+    acked = client.post(url)
+    assert acked.status_code == 200
+    body = acked.json()
+    assert body["id"] == alert["id"]
+    assert body["acked_by"] == "local"  # auth is off: the loopback user
+    assert body["open"] is True  # seen, not solved: it stays open until the signal clears
+    [listed] = client.get("/api/v1/alerts", params={"open": True}).json()
+    assert listed["acked_ms"] == body["acked_ms"]
+    assert client.post(url).json()["acked_ms"] == body["acked_ms"]  # the first one stays
+    [entry] = [e for e in audit.entries(historian) if e.entity == "alert"]
+    assert (entry.action, entry.key, entry.actor) == ("acknowledge", alert["id"], "local")
+    assert entry.before["acked_by"] is None
+    assert entry.after["acked_by"] == "local"
+    assert client.post("/api/v1/alerts/nope/ack").status_code == 404
+
+
+def test_acknowledging_needs_an_operator(client: TestClient, historian: DuckDBHistorian) -> None:
+    credentials = Credentials(historian)
+    viewer, _ = credentials.create_key(Role.VIEWER, actor="test")
+    operator, _ = credentials.create_key(Role.OPERATOR, actor="test")
+    client.app.state.auth.reload()  # type: ignore[attr-defined]
+    [alert] = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {viewer}"}).json()
+    url = f"/api/v1/alerts/{quote(alert['id'], safe='')}/ack"
+    assert client.post(url).status_code == 401
+    assert client.post(url, headers={"Authorization": f"Bearer {viewer}"}).status_code == 403
+    done = client.post(url, headers={"Authorization": f"Bearer {operator}"})
+    assert done.status_code == 200
+    assert done.json()["acked_by"].startswith("key:")

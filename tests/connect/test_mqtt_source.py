@@ -107,3 +107,45 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 
     with pytest.raises(BrokerError, match="cannot reach MQTT broker"):
         MqttSource(MqttSubscription("127.0.0.1", free_port()), lambda *_: None).start()
+
+
+@pytest.fixture
+def mosquitto() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker(kind="mosquitto") as broker:
+        yield broker
+
+
+def test_messages_not_acknowledged_come_back_to_the_next_session(
+    mosquitto: EmbeddedBroker,
+) -> None:
+    embedded = mosquitto
+    client_id = f"andon-ack-{uuid.uuid4().hex[:8]}"
+    sub = MqttSubscription("127.0.0.1", embedded.port, topics=("ack/#",), client_id=client_id)
+    acks: list[object] = []
+    got: list[bytes] = []
+
+    def keep(_topic: str, payload: bytes, *, ack: object) -> None:
+        got.append(payload)
+        acks.append(ack)
+
+    with MqttSource(sub, keep, manual_ack=True):
+        publish("127.0.0.1", embedded.port, [("ack/t", b"%d" % i) for i in range(5)], True)
+        deadline = time.monotonic() + 10
+        while len(got) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for ack in acks[:2]:
+            ack()  # type: ignore[operator]  # the first two are safe, the rest are not
+        time.sleep(0.2)
+    again: list[bytes] = []
+    with MqttSource(sub, lambda _t, payload, *, ack: again.append(payload), manual_ack=True):
+        deadline = time.monotonic() + 10
+        while len(again) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+    assert got == [b"0", b"1", b"2", b"3", b"4"]
+    assert again == [b"2", b"3", b"4"]
+
+
+def test_acknowledging_after_commit_needs_mqtt5() -> None:
+    with pytest.raises(BrokerError, match="MQTT v5"):
+        MqttSource(MqttSubscription("h", 1883, mqtt5=False), lambda *_: None, manual_ack=True)

@@ -317,7 +317,10 @@ def test_quality_and_orders_pages(demo: Demo, browser: Browser) -> None:
     assert page.locator("#q-scrap").inner_text() == f"{shown:,}"
     assert int(page.locator("#quality-rows").get_attribute("data-count") or 0) > 0
     page.screenshot(path=str(SCREENSHOTS / "pages-quality.png"))
-    page.goto(f"{demo.url}/orders")
+    with page.expect_response(
+        lambda r: "/api/v1/forecast/next-shift" in r.url and r.status == 200
+    ) as forecasted:
+        page.goto(f"{demo.url}/orders")
     page.wait_for_selector("#import-orders:not([hidden])")
     with page.expect_response(lambda r: "/api/v1/orders/import" in r.url) as imported:
         page.click("#import-orders")
@@ -326,6 +329,12 @@ def test_quality_and_orders_pages(demo: Demo, browser: Browser) -> None:
     orders = demo.get("/api/v1/orders")
     open_orders = [o for o in orders if o["status"] not in {"completed", "cancelled"}]
     assert page.locator("#orders tr").count() == len(open_orders)
+    # The next-shift forecast: a row a line, showing the downtime the API forecast.
+    forecast = forecasted.value.json()
+    page.wait_for_function("Number(document.querySelector('#forecasts').dataset.count) > 0")
+    row = page.locator(f"#forecasts tr[data-line='{forecast['line']}']")
+    assert float(row.get_attribute("data-downtime") or "nan") == forecast["downtime"]["forecast"]
+    assert forecast["shift"] in row.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "pages-orders.png"))
 
 

@@ -217,3 +217,51 @@ def test_tags_defined_from_config_keep_their_unit(historian: Historian) -> None:
     historian.write(_batch(metrics=[Metrics(M1, T0, {"force": 1.0, "temp_c": 70.0})]))
     historian.define_tags([(M1, "force", "N")])
     assert [(t.name, t.unit) for t in historian.tags()] == [("force", "N"), ("temp_c", "°F")]
+
+
+def _stored(historian: Historian) -> tuple[int, int]:
+    rows = historian.sql("SELECT count(*), count(DISTINCT tag_id || '@' || ts) FROM samples")
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def test_samples_written_again_are_stored_once(historian: Historian) -> None:
+    metrics = [Metrics(M1, T0 + i * 1000, {"a": float(i), "b": 1.0}) for i in range(10)]
+    assert historian.write(_batch(metrics=metrics)) == 20
+    assert historian.write(_batch(metrics=metrics)) == 0  # a redelivered batch
+    overlap = [*metrics[5:], Metrics(M1, T0 + 10_000, {"a": 10.0, "b": 1.0})]
+    assert historian.write(_batch(metrics=overlap)) == 2  # only the new message's samples
+    assert _stored(historian) == (22, 22)
+    assert historian.latest()[f"{M1}/a"] == (T0 + 10_000, 10.0)
+
+
+def test_the_same_tag_and_time_twice_in_one_batch_is_stored_once(historian: Historian) -> None:
+    twice = [Sample(M2, "x", T0, 1.0), Sample(M2, "x", T0, 2.0), Sample(M2, "y", T0, 3.0)]
+    metrics = [Metrics(M1, T0, {"a": 1.0}), Metrics(M1, T0, {"a": 5.0, "b": 2.0})]
+    assert historian.write(_batch(samples=twice, metrics=metrics)) == 4
+    assert _stored(historian) == (4, 4)
+    x = next(t.id for t in historian.tags(M2) if t.name == "x")
+    assert historian.series(x, T0, T0 + 1) == [(T0, 1.0)]  # the first copy wins
+
+
+def test_a_late_sample_between_stored_ones_is_kept(historian: Historian) -> None:
+    historian.write(_batch(metrics=[Metrics(M1, T0 + t, {"a": float(t)}) for t in (0, 2000)]))
+    late = [Metrics(M1, T0 + 1000, {"a": 1000.0}), Metrics(M1, T0 + 2000, {"a": -1.0})]
+    assert historian.write(_batch(metrics=late)) == 1
+    tag = historian.tags(M1)[0].id
+    assert historian.series(tag, T0, T0 + 3000) == [
+        (T0, 0.0),
+        (T0 + 1000, 1000.0),
+        (T0 + 2000, 2000.0),
+    ]
+
+
+def test_samples_are_stored_once_across_a_reopening(opener: Opener) -> None:
+    batch = _batch(metrics=[Metrics(M1, T0 + i * 1000, {"a": float(i)}) for i in range(5)])
+    first = opener()
+    first.write(batch)
+    first.close()
+    again = opener()
+    if isinstance(again, DuckDBHistorian) and again.path == ":memory:":
+        pytest.skip("an in-memory database does not outlive its connection")
+    assert again.write(batch) == 0  # a broker's redelivery to a restarted worker
+    assert _stored(again) == (5, 5)

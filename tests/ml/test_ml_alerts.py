@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from andon.historian import DuckDBHistorian, PostgresHistorian
-from andon.ml.alerts import Alert, AlertBook, AlertPolicy
+from andon.ml.alerts import Alert, AlertBook, AlertPolicy, acknowledge, event_of
 
 M1 = "acme/p1/mach/l1/cnc1"
 RISK = AlertPolicy(warning=0.5, critical=0.8, clear=0.3, confirm=3, clear_after_ms=2000)
@@ -106,6 +107,65 @@ def test_alerts_filter_by_asset_and_state(historian: DuckDBHistorian) -> None:
     assert [a.tag for a in book.alerts(since_ms=3)] == ["force_kn"]
 
 
+def test_listeners_hear_what_happened(historian: DuckDBHistorian) -> None:
+    heard: list[str] = []
+    book = AlertBook(historian)
+    book.subscribe(lambda alert: heard.append(event_of(alert)))
+    book.subscribe(lambda alert: 1 / 0)  # a failing listener does not stop the others
+    _feed(book, [0.6, 0.6, 0.6, 0.9, 0.1, 0.1, 0.1, 0.1])
+    assert heard == ["raised", "escalated", "cleared"]
+
+
+def test_an_acknowledgement_is_kept_through_updates_and_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "plant.duckdb"
+    first = DuckDBHistorian(path)
+    _feed(AlertBook(first), [0.6] * 4)
+    [alert] = AlertBook(first).alerts()
+    acked = acknowledge(first, alert.id, "user:ann", 50_000)
+    assert acked is not None
+    assert (acked.acked_ms, acked.acked_by, acked.closed_ms) == (50_000, "user:ann", None)
+    assert event_of(acked) == "acknowledged"
+    again = acknowledge(first, alert.id, "user:bob", 60_000)  # the first one stays
+    assert again is not None
+    assert (again.acked_ms, again.acked_by) == (50_000, "user:ann")
+    assert acknowledge(first, "no|such|alert|1", "user:ann", 1) is None
+    first.close()
+    second = DuckDBHistorian(path)  # a restart: the book resumes the open alert
+    try:
+        book = AlertBook(second)
+        _feed(book, [0.9, 0.9, 0.1, 0.1, 0.1, 0.1], t0=10_000)  # escalated, then cleared
+        [stored] = book.alerts()
+        assert (stored.severity, stored.acked_by, stored.acked_ms) == (
+            "critical",
+            "user:ann",
+            50_000,
+        )
+        assert stored.closed_ms is not None
+        assert stored.to_dict()["acked_by"] == "user:ann"
+    finally:
+        second.close()
+
+
+def test_a_table_from_before_acknowledgements_gets_the_columns(
+    historian: DuckDBHistorian,
+) -> None:
+    historian.sql(
+        "CREATE TABLE alerts (id VARCHAR PRIMARY KEY, asset VARCHAR NOT NULL, "
+        "kind VARCHAR NOT NULL, tag VARCHAR NOT NULL, severity VARCHAR NOT NULL, "
+        "opened_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, closed_ms BIGINT, "
+        "value DOUBLE PRECISION NOT NULL, peak DOUBLE PRECISION NOT NULL, message VARCHAR NOT NULL)"
+    )
+    historian.sql(
+        "INSERT INTO alerts VALUES ('a|failure_risk||1', 'a', 'failure_risk', '', 'warning', "
+        "1, 1, NULL, 0.6, 0.6, 'old')"
+    )
+    book = AlertBook(historian)
+    [old] = book.alerts()
+    assert (old.message, old.acked_ms) == ("old", None)
+    assert acknowledge(historian, old.id, "key:1", 5) is not None
+    assert book.alerts()[0].acked_by == "key:1"
+
+
 @pytest.mark.integration
 def test_alerts_on_postgresql() -> None:
     url = os.environ.get("ANDON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -117,6 +177,9 @@ def test_alerts_on_postgresql() -> None:
         _feed(AlertBook(historian), [0.6, 0.6, 0.6, 0.9, 0.1, 0.1, 0.1, 0.1])
         [alert] = AlertBook(historian).alerts()
         assert (alert.severity, alert.peak, alert.closed_ms) == ("critical", 0.9, 6000)
+        acked = acknowledge(historian, alert.id, "user:ann", 7000)
+        assert acked is not None
+        assert AlertBook(historian).alerts()[0].acked_by == "user:ann"
     finally:
         historian.close()
         with psycopg.connect(url, autocommit=True) as con:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from andon import sim
-from andon.config import IngestSettings
+from andon.config import IngestSettings, MlSettings, load_settings
 from andon.errors import ConfigError
 from andon.historian import DuckDBHistorian
 from andon.ingest import Pipeline
@@ -217,3 +217,58 @@ def test_scoring_config_from_settings() -> None:
         ScoringConfig.from_mapping({"failures": []})
     with pytest.raises(ConfigError, match="ml scoring"):
         ScoringConfig.from_mapping({"failure": [{"path": "x"}]})
+
+
+def test_scoring_config_from_the_ml_settings(tmp_path: Path) -> None:
+    path = tmp_path / "andon.yaml"
+    path.write_text(
+        "ml:\n"
+        "  models_dir: plant/models\n"
+        '  failure: {"*/cnc*": ai4i}\n'
+        '  rul: {"*/cnc*": /srv/models/tool-life}\n'
+        "  anomaly_probation_s: 120\n"
+        "  failure_alert: {warning: 0.6, confirm: 3}\n",
+        encoding="utf-8",
+    )
+    config = ScoringConfig.from_settings(load_settings(path).ml)
+    assert config.failure == (Attachment("plant/models/ai4i", "*/cnc*"),)
+    assert config.rul == (Attachment("/srv/models/tool-life", "*/cnc*"),)
+    assert config.detector_params["probation"] == 120
+    policy = config.failure_policy
+    assert (policy.warning, policy.critical, policy.confirm) == (0.6, 0.8, 3)
+    assert isinstance(policy.confirm, int)
+    with pytest.raises(ConfigError, match="failure_alert: unknown keys"):
+        ScoringConfig.from_settings(MlSettings(failure_alert={"warn": 0.6}))
+    path.write_text("ml: {modelsdir: x}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="modelsdir"):
+        load_settings(path)
+
+
+def test_models_attached_while_the_stream_runs(historian: DuckDBHistorian) -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"torque_nm": rng.normal(40, 10, 400), "tool_wear_min": rng.uniform(0, 200, 400)}
+    )
+    model = FailureClassifier(n_estimators=10).fit(X, (X["torque_nm"] > 55).astype(int))
+    scorer = LiveScorer(historian, ScoringConfig(every_ms=1000, anomaly=False))
+    asset = "acme/p1/mach/l1/cnc9"
+
+    def feed(start: int, torque: float) -> None:
+        scorer.publish(
+            [
+                Metrics(
+                    asset, T0 + (start + i) * 1000, {"torque_nm": torque, "tool_wear_min": 100.0}
+                )
+                for i in range(10)
+            ]
+        )
+
+    feed(0, 70.0)
+    assert scorer.health(asset).get("failure_risk") is None  # nothing attached yet
+    scorer.attach(failure=(Attachment("in-memory", "*/cnc*"),), models={"in-memory": model})
+    feed(10, 70.0)
+    assert scorer.health(asset)["failure_risk"] > 0.5
+    feed(20, 30.0)
+    assert scorer.health(asset)["failure_risk"] < 0.5
+    [info] = [t for t in historian.tags(asset) if t.name == "ml_failure_risk"]
+    assert min(ts for ts, _ in historian.series(info.id, T0, T0 + 60_000)) >= T0 + 10_000

@@ -96,6 +96,8 @@ def test_page_is_revalidated(client: TestClient) -> None:
 @pytest.mark.parametrize("name", OUR_FILES)
 def test_our_files_name_no_external_url(name: str) -> None:
     text = STATIC.joinpath(name).read_text(encoding="utf-8")
+    # The SVG namespace is a name the DOM API takes, never fetched.
+    text = text.replace('"http://www.w3.org/2000/svg"', "")
     assert not re.search(r"https?://", text), name
 
 

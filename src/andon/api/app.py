@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 from andon import __version__, web
 from andon.api import (
+    forecast,
     history,
     ingest,
     live,
@@ -16,6 +17,7 @@ from andon.api import (
     production,
     quality,
     reports,
+    rootcause,
     security,
 )
 from andon.api.auth import AuthConfig, authorize
@@ -24,6 +26,7 @@ from andon.api.etags import ETags
 from andon.config import Settings
 from andon.historian import DuckDBHistorian, open_historian
 from andon.ingest import IngestStats
+from andon.mes.policy import policy_from_settings
 
 __all__ = ["create_app"]
 
@@ -50,6 +53,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.oee_policy = policy_from_settings(settings.oee)  # bad config fails here
     app.state.historian = historian or open_historian(settings.db)
     app.state.ingest_stats = ingest_stats
     install_error_handlers(app)
@@ -65,6 +69,8 @@ def create_app(
         quality.router,
         plan.router,
         ml.router,
+        rootcause.router,
+        forecast.router,
     ):
         app.include_router(router)
     app.include_router(web.create_router())

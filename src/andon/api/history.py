@@ -131,49 +131,61 @@ def states(
     changes = historian.state_timeline(asset, window.start_ms, window.end_ms)
     if len(changes) > MAX_SPANS:
         raise InvalidRequest(f"more than {MAX_SPANS} state changes: narrow the window")
-    spans: list[Span] = []
+    spans: list[_Span] = []
     for i, change in enumerate(changes):
         start = max(change.ts_ms, window.start_ms)
         end = changes[i + 1].ts_ms if i + 1 < len(changes) else window.end_ms
         if end > start:
-            name = STATE_NAMES.get(state_category(change.code), str(change.code))
-            spans.append(
-                Span(start=start, end=end, code=change.code, state=name, reason=change.reason)
-            )
+            spans.append((start, end, change.code, change.reason))
     resolution = None
     if points is not None and len(spans) > points:
         resolution = -(-(window.end_ms - window.start_ms) // points)
         spans = _dominant(spans, window.start_ms, window.end_ms, resolution)
     return Timeline(
-        asset=asset, start=window.start_ms, end=window.end_ms, resolution_ms=resolution, spans=spans
+        asset=asset,
+        start=window.start_ms,
+        end=window.end_ms,
+        resolution_ms=resolution,
+        spans=[  # models only for what is sent: a week holds thousands of raw spans
+            Span(
+                start=a,
+                end=b,
+                code=code,
+                state=STATE_NAMES.get(state_category(code), str(code)),
+                reason=reason,
+            )
+            for a, b, code, reason in spans
+        ],
     )
 
 
-def _dominant(spans: list[Span], start: int, end: int, width: int) -> list[Span]:
+_Span = tuple[int, int, int, str | None]
+"""``(start, end, code, reason)`` of a span while it is computed."""
+
+
+def _dominant(spans: list[_Span], start: int, end: int, width: int) -> list[_Span]:
     """One span per ``width`` bucket, the one that held longest there; equal neighbours merge.
 
-    >>> a = Span(start=0, end=80, code=10000, state="running", reason=None)
-    >>> b = Span(start=80, end=100, code=50000, state="micro_stop", reason=None)
-    >>> [(s.start, s.end, s.state) for s in _dominant([a, b], 0, 100, 50)]
-    [(0, 100, 'running')]
+    >>> _dominant([(0, 80, 10000, None), (80, 100, 50000, None)], 0, 100, 50)
+    [(0, 100, 10000, None)]
     """
-    out: list[Span] = []
+    out: list[_Span] = []
     first = 0
     for lo in range(start, end, width):
         hi = min(end, lo + width)
-        while first < len(spans) and spans[first].end <= lo:
+        while first < len(spans) and spans[first][1] <= lo:
             first += 1
         best, held = None, -1
         for span in spans[first:]:
-            if span.start >= hi:
+            if span[0] >= hi:
                 break
-            overlap = min(span.end, hi) - max(span.start, lo)
+            overlap = min(span[1], hi) - max(span[0], lo)
             if overlap > held:
                 best, held = span, overlap
         if best is None:
             continue
-        if out and out[-1].code == best.code and out[-1].end == lo:
-            out[-1] = out[-1].model_copy(update={"end": hi})
+        if out and out[-1][2] == best[2] and out[-1][1] == lo:
+            out[-1] = (out[-1][0], hi, out[-1][2], out[-1][3])
         else:
-            out.append(best.model_copy(update={"start": lo, "end": hi}))
+            out.append((lo, hi, best[2], best[3]))
     return out

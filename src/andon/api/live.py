@@ -11,6 +11,10 @@ every ``heartbeat_s`` keeps proxies from closing an idle stream. Each stream end
 ``max_stream_s`` and the browser's ``EventSource`` reconnects by itself (``retry`` is sent
 first): a server restart or shutdown then never waits on an open screen for long.
 
+A client that goes away is forgotten at once: the response closes its frame generator
+itself (:class:`EventStreamResponse`) instead of leaving that to the garbage collector,
+which would keep a dead listener (and the data clock's polling) alive for a while.
+
 >>> frame("tick", {"latest_ts": 5}, 7)
 b'id: 7\\nevent: tick\\ndata: {"latest_ts":5}\\n\\n'
 """
@@ -20,18 +24,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from andon.api.deps import clock_of
 from andon.errors import AndonError
 
-__all__ = ["LiveConfig", "LiveHub", "frame", "hub_of", "publish", "router"]
+__all__ = [
+    "EventStreamResponse",
+    "LiveConfig",
+    "LiveHub",
+    "frame",
+    "hub_of",
+    "publish",
+    "router",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -70,7 +83,7 @@ class LiveHub:
     def listeners(self) -> int:
         return len(self._queues)
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    async def stream(self) -> AsyncGenerator[bytes, None]:
         """The frames of one client: ``retry``, the last tick, then live events."""
         queue: asyncio.Queue[bytes] = asyncio.Queue(self.config.queue)
         self._queues.add(queue)
@@ -152,6 +165,27 @@ def publish(app: FastAPI, event: str, data: Any) -> None:
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+class EventStreamResponse(StreamingResponse):
+    """A ``text/event-stream`` response that closes its generator when it ends, whatever
+    ended it: the stream's own end, the client leaving, or the server shutting down.
+
+    When the client leaves, Starlette cancels the response; if the cancellation lands while
+    the generator is suspended at a ``yield`` (a frame being sent), the generator stays
+    open until the garbage collector finalises it, and its ``finally`` (the hub forgetting
+    the listener) runs at some unknown later time. Closing it here makes that immediate.
+    """
+
+    def __init__(self, frames: AsyncGenerator[bytes, None]) -> None:
+        super().__init__(frames, media_type="text/event-stream", headers=_SSE_HEADERS)
+        self._frames = frames
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._frames.aclose()
+
+
 @router.get(
     "/live",
     response_class=StreamingResponse,
@@ -165,5 +199,4 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 )
 async def live(request: Request) -> StreamingResponse:
     """The live stream the dashboard pages listen to (Server-Sent Events)."""
-    hub = hub_of(request.app)
-    return StreamingResponse(hub.stream(), media_type="text/event-stream", headers=_SSE_HEADERS)
+    return EventStreamResponse(hub_of(request.app).stream())

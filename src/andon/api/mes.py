@@ -18,6 +18,7 @@ from andon import mes
 from andon.api.auth import PrincipalDep, requires
 from andon.api.credentials import Role
 from andon.api.deps import HistorianDep, WindowDep
+from andon.api.production import PolicyDep
 from andon.errors import InvalidRequest
 from andon.mes import audit, corrections, downtime, genealogy, orders, products, progress, reasons
 from andon.signals import parse_ts
@@ -101,6 +102,7 @@ class KpisOut(BaseModel):
 def kpis(
     historian: HistorianDep,
     window: WindowDep,
+    policy: PolicyDep,
     asset: Annotated[str, Query(description="a machine, or a line/area/site to roll up")],
     by: Annotated[
         Literal["shift", "hour", "day", "week"] | None,
@@ -114,13 +116,24 @@ def kpis(
     waterfall, per period when ``by`` is given (ISO 22400-2)."""
     if by is None:
         total = mes.oee_for_asset(
-            historian, asset, window.start_ms, window.end_ms, ideal_cycle_time_s=ideal_cycle_time_s
+            historian,
+            asset,
+            window.start_ms,
+            window.end_ms,
+            ideal_cycle_time_s=ideal_cycle_time_s,
+            policy=policy,
         )
         return KpisOut(
             asset=asset, by=None, total=OeeOut.model_validate(total.to_dict()), periods=[]
         )
     result = mes.oee_by(
-        historian, asset, window.start_ms, window.end_ms, by, ideal_cycle_time_s=ideal_cycle_time_s
+        historian,
+        asset,
+        window.start_ms,
+        window.end_ms,
+        by,
+        ideal_cycle_time_s=ideal_cycle_time_s,
+        policy=policy,
     )
     return KpisOut(
         asset=asset,
@@ -359,6 +372,9 @@ class DowntimeOut(BaseModel):
     end: int = Field(serialization_alias="to")
     events: list[JsonObject]
     pareto: list[JsonObject]
+    events_total: int = Field(
+        default=0, description="stops in the window (events may hold fewer, see limit)"
+    )
 
 
 class Piece(BaseModel):
@@ -384,21 +400,52 @@ class ScrapIn(BaseModel):
 def get_downtime(
     historian: HistorianDep,
     window: WindowDep,
+    policy: PolicyDep,
     asset: Annotated[str, Query(description="a machine, or a line/area to list all its stops")],
     micro: Annotated[bool, Query(description="include micro-stops")] = True,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=100_000,
+            description="keep only the newest this many stops, overall and of each reason: "
+            "enough for a page's table and its drill-down by reason in one request (a week of "
+            "a line is thousands of micro-stops); the Pareto always counts every stop",
+        ),
+    ] = None,
 ) -> DowntimeOut:
     """Stops with their reasons (machine or operator) and the reason Pareto."""
     events: list[mes.DowntimeEvent] = []
     for cell in mes.cells_of(historian.assets(), asset):
-        events += downtime.stops(historian, cell.path, window.start_ms, window.end_ms, micro=micro)
+        events += downtime.stops(
+            historian, cell.path, window.start_ms, window.end_ms, micro=micro, policy=policy
+        )
     events.sort(key=lambda e: (e.start_ms, e.asset))
+    shown = events if limit is None else _newest(events, limit)
     return DowntimeOut(
         asset=asset,
         start=window.start_ms,
         end=window.end_ms,
-        events=[e.to_dict() for e in events],
+        events=[e.to_dict() for e in shown],
         pareto=[row.to_dict() for row in downtime.pareto(events)],
+        events_total=len(events),
     )
+
+
+def _newest(events: list[mes.DowntimeEvent], limit: int) -> list[mes.DowntimeEvent]:
+    """The newest ``limit`` events and the newest ``limit`` of each reason, in time order."""
+    kept: set[int] = set()
+    taken: dict[str, int] = {}
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        wanted = len(events) - i <= limit
+        for reason in event.by_reason:
+            if taken.get(reason, 0) < limit:
+                taken[reason] = taken.get(reason, 0) + 1
+                wanted = True
+        if wanted:
+            kept.add(i)
+    return [events[i] for i in sorted(kept)]
 
 
 @router.get("/downtime/annotations")
@@ -410,13 +457,13 @@ def get_annotations(historian: HistorianDep, window: WindowDep, asset: str) -> l
 
 @router.post("/downtime/annotations", status_code=201)
 def post_annotations(
-    historian: HistorianDep, body: AnnotationIn, principal: PrincipalDep
+    historian: HistorianDep, body: AnnotationIn, principal: PrincipalDep, policy: PolicyDep
 ) -> list[JsonObject]:
     """Give a stop a reason, or split it into several; overlaps answer 400."""
     pieces = [
         (_ts(p.start, "from") or 0, _ts(p.end, "to") or 0, p.reason, p.note) for p in body.pieces
     ]
-    made = downtime.annotate(historian, body.asset, pieces, actor=principal.subject)
+    made = downtime.annotate(historian, body.asset, pieces, actor=principal.subject, policy=policy)
     return [a.to_dict() for a in made]
 
 

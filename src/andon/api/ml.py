@@ -6,25 +6,37 @@ remaining useful life, anomalies), newest first; ``GET /api/v1/health/{asset}`` 
 latest failure risk, remaining useful life and anomaly scores (written back to the
 historian by :class:`andon.ml.live.LiveScorer`) with its open alerts and an overall status.
 ``GET /api/v1/health`` (liveness) stays in :mod:`andon.api.plant`.
+
+``POST /api/v1/alerts/{id}/ack`` (operator and above) records who has seen an alert, in the
+alert's row and in the MES audit trail. Alert openings, escalations, clearings and
+acknowledgements go out on the live stream as ``alert`` events (:func:`publish_alert`)::
+
+    event: alert
+    data: {"event": "raised", "alert": {"id": "...", "asset": "...", "severity": "warning", ...}}
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
+from andon.api.auth import PrincipalDep
 from andon.api.deps import HistorianDep
+from andon.api.live import publish
 from andon.errors import InvalidRequest, NotFound
+from andon.mes import audit, store
 from andon.ml import registry
+from andon.ml.alerts import Alert, acknowledge, create_table, event_of
 from andon.ml.alerts import alerts as stored_alerts
 from andon.ml.live import ANOMALY_PREFIX, RISK_TAG, RUL_TAG
 from andon.namespace import validate_path
 from andon.signals import parse_ts
 
-__all__ = ["router"]
+__all__ = ["publish_alert", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["ml"])
 
@@ -47,7 +59,7 @@ class ModelOut(BaseModel):
 class AlertOut(BaseModel):
     id: str
     asset: str
-    kind: str = Field(description="failure_risk or anomaly")
+    kind: str = Field(description="failure_risk, rul or anomaly")
     tag: str
     severity: Literal["warning", "critical"]
     opened_ms: int
@@ -57,6 +69,8 @@ class AlertOut(BaseModel):
     value: float
     peak: float
     message: str
+    acked_ms: int | None = Field(default=None, description="when it was acknowledged")
+    acked_by: str | None = Field(default=None, description="who acknowledged it")
 
 
 class Reading(BaseModel):
@@ -74,7 +88,16 @@ class HealthOut(BaseModel):
 
 
 def _models_dir(request: Request) -> Path:
-    return Path(getattr(request.app.state, "models_dir", registry.DEFAULT_ROOT))
+    state = request.app.state
+    settings = getattr(state, "settings", None)
+    default = registry.DEFAULT_ROOT if settings is None else settings.ml.models_dir
+    return Path(getattr(state, "models_dir", default))
+
+
+def publish_alert(app: FastAPI, alert: Alert, event: str | None = None) -> None:
+    """Send ``alert`` on ``app``'s live stream as an ``alert`` event (from any thread)."""
+    body = AlertOut.model_validate(alert.to_dict()).model_dump()
+    publish(app, "alert", {"event": event or event_of(alert), "alert": body})
 
 
 @router.get("/ml/models")
@@ -110,6 +133,29 @@ def alerts(
         historian, asset=asset, open_only=open_only, since_ms=_time(since), limit=limit
     )
     return [AlertOut.model_validate(a.to_dict()) for a in found]
+
+
+@router.post("/alerts/{alert_id:path}/ack")
+def acknowledge_alert(
+    request: Request, historian: HistorianDep, alert_id: str, principal: PrincipalDep
+) -> AlertOut:
+    """Acknowledge an alert (it stays open until its signal clears); audited, and sent on
+    the live stream. Acknowledging twice keeps the first acknowledgement."""
+    create_table(historian)
+    with store.transaction(historian) as tx:
+        found = stored_alerts(tx, alert_id=alert_id, limit=1)
+        acked = acknowledge(tx, alert_id, principal.subject, int(time.time() * 1000))
+        if not found or acked is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        before = found[0]
+        if before.acked_ms is None:
+            audit.append(
+                tx, principal.subject, "acknowledge", "alert", alert_id,
+                before.to_dict(), acked.to_dict(),
+            )  # fmt: skip
+    if before.acked_ms is None:
+        publish_alert(request.app, acked, "acknowledged")
+    return AlertOut.model_validate(acked.to_dict())
 
 
 @router.get("/health/{asset:path}")

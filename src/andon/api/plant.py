@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from andon import __version__, mes
 from andon.api.deps import HistorianDep, NowDep
+from andon.api.production import PolicyDep
 from andon.historian import AssetInfo
 from andon.mes import spc_live
 from andon.namespace import LEVELS, cells
@@ -119,6 +120,7 @@ def overview(
     historian: HistorianDep,
     request: Request,
     now: NowDep,
+    policy: PolicyDep,
     window_s: Annotated[int, Query(ge=60, le=7 * 86_400, description="OEE window")] = 3600,
     shift: Annotated[
         bool,
@@ -134,7 +136,7 @@ def overview(
     memo: _Memo = state.__dict__.setdefault("overview_memo", _Memo())
     # Writes (an operator's annotation) change OEE without new data: they are in the key.
     key = (now, window_s, shift, getattr(state, "writes", 0))
-    return memo.get(key, lambda: _overview(historian, now, window_s, shift))
+    return memo.get(key, lambda: _overview(historian, now, window_s, shift, policy))
 
 
 class _Memo:
@@ -156,14 +158,18 @@ class _Memo:
             return found
 
 
-def _overview(historian: HistorianDep, now: int, window_s: int, shift: bool) -> Overview:
+def _overview(
+    historian: HistorianDep, now: int, window_s: int, shift: bool, policy: mes.OeePolicy
+) -> Overview:
     start, label = now - window_s * 1000, None
     calendar = mes.load_calendar(historian)
     current = calendar.shifts_between(now - 1, now) if shift else []
     if current:
         start, label = current[-1].start_ms, current[-1].label
     paths = [a.path for a in historian.assets()]
-    machines = [_machine_status(historian, path, (start, now), calendar) for path in cells(paths)]
+    machines = [
+        _machine_status(historian, path, (start, now), calendar, policy) for path in cells(paths)
+    ]
     _attach_alerts(historian, machines, start, now)
     return Overview(now=now, window_s=window_s, oee_from=start, shift=label, machines=machines)
 
@@ -182,12 +188,16 @@ def _attach_alerts(
 
 
 def _machine_status(
-    historian: HistorianDep, path: str, window: tuple[int, int], calendar: mes.Calendar
+    historian: HistorianDep,
+    path: str,
+    window: tuple[int, int],
+    calendar: mes.Calendar,
+    policy: mes.OeePolicy,
 ) -> MachineStatus:
     start, now = window
     current = historian.state_timeline(path, now, now + 1)
     state = current[-1] if current else None
-    result = mes.oee_for_asset(historian, path, start, now, calendar=calendar)
+    result = mes.oee_for_asset(historian, path, start, now, calendar=calendar, policy=policy)
     line, _, name = path.rpartition("/")
     return MachineStatus(
         asset=path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -19,12 +19,12 @@ from andon.cli import ml as ml_cli
 from andon.cli import plan as plan_cli
 from andon.cli import spc as spc_cli
 from andon.cli.demo import DemoOptions, run_demo
-from andon.cli.guard import guarded
-from andon.cli.runtime import ApiServer
+from andon.cli.guard import guarded, stop_on_signals
+from andon.cli.runtime import ApiServer, HistorianTail, live_scorer
 from andon.cli.sim import simulate as simulate_command
-from andon.config import Settings
+from andon.config import load_settings
 from andon.errors import AndonError
-from andon.historian import DuckDBHistorian
+from andon.historian import DuckDBHistorian, PostgresHistorian, open_historian
 from andon.signals import parse_ts
 
 __all__ = ["app", "main"]
@@ -79,6 +79,21 @@ def demo(
         str | None, typer.Option(help="external broker mqtt://host:port instead of embedded")
     ] = None,
     scenario: Annotated[str, typer.Option(help="scenario name or YAML file")] = "demo",
+    ml: Annotated[
+        bool,
+        typer.Option(
+            "--ml/--no-ml",
+            help="live scoring: failure risk, remaining life and anomaly alerts, with models "
+            "learned from the plant's history in the background (--no-ml: none of it)",
+        ),
+    ] = True,
+    models: Annotated[
+        Path | None,
+        typer.Option(
+            help="model registry: learned models are stored and reused here; "
+            "default 'models' beside --db"
+        ),
+    ] = None,
 ) -> None:
     """Run the whole plant: broker, virtual factory, ingestion, historian, API, dashboard."""
     options = DemoOptions(
@@ -91,38 +106,81 @@ def demo(
         scenario=scenario,
         broker=broker,
         mqtt_port=mqtt_port,
+        ml=ml,
+        models_dir=models,
     )
-    guarded(lambda: run_demo(options, _console))
+    with stop_on_signals():
+        guarded(lambda: run_demo(options, _console))
 
 
 @app.command()
 def serve(
-    db: Annotated[Path, typer.Option(help="DuckDB file")] = Path("data/andon.duckdb"),
+    db: Annotated[
+        str | None, typer.Option(help="DuckDB file or postgresql://...; default from --config")
+    ] = None,
     host: Annotated[
-        str, typer.Option(help="address to bind; beyond loopback only once a key or user exists")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+        str | None,
+        typer.Option(help="address to bind; beyond loopback only once a key or user exists"),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port; default from --config")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="andon.yaml: db, http, and ml: (live scoring)"),
+    ] = None,
+    ml: Annotated[
+        bool,
+        typer.Option(
+            "--ml/--no-ml",
+            help="score what `andon ingest` writes (PostgreSQL) with the ml: models, "
+            "learning them from the history when ml.learn is on",
+        ),
+    ] = True,
+    duration: Annotated[
+        float | None, typer.Option(help="seconds to run; default until Ctrl-C")
+    ] = None,
 ) -> None:
-    """Serve the API and dashboard over an existing historian until Ctrl-C."""
+    """Serve the API and dashboard over an existing historian until Ctrl-C.
+
+    Live scoring (the config's ml: section) reads what another process writes into the
+    historian every few seconds: a PostgreSQL historian with `andon ingest` beside it. A
+    DuckDB file is locked by its one writer, so over DuckDB only the history on file is scored.
+    """
 
     def _serve() -> None:
-        settings = Settings(db=str(db), http_host=host, http_port=port)
-        historian = DuckDBHistorian(db)
-        server = None
+        settings = load_settings(config, db=db, http_host=host, http_port=port)
+        opened = open_historian(settings.db)
+        target = opened.url if isinstance(opened, PostgresHistorian) else settings.db  # no password
+        # The API is typed for DuckDBHistorian today; PostgresHistorian has the same methods.
+        historian = cast(DuckDBHistorian, opened)
+        server, tail = None, None
         try:
-            refuse_open_bind(host, historian)
-            server = ApiServer(settings, historian)
+            refuse_open_bind(settings.http_host, historian)
+            scorer = live_scorer(settings, historian) if ml else None
+            server = ApiServer(settings, historian, scorer=scorer)
             server.start()
-            _console.print(f"serving {db} on {server.url}  (Ctrl-C stops)")
-            threading.Event().wait()
+            _console.print(f"serving {target} on {server.url}  (Ctrl-C stops)")
+            if scorer is not None:
+                tail = HistorianTail(
+                    historian,
+                    scorer,
+                    learn=settings.ml.learn,
+                    models_dir=Path(settings.ml.models_dir),
+                    every_s=max(1.0, settings.ml.every_ms / 1000),
+                    say=_console.print,
+                )
+                tail.start()
+            threading.Event().wait(duration)
         except KeyboardInterrupt:
             pass
         finally:
+            if tail is not None:
+                tail.stop()
             if server is not None:
                 server.stop()
             historian.close()
 
-    guarded(_serve)
+    with stop_on_signals():
+        guarded(_serve)
 
 
 app.command("sim")(simulate_command)
@@ -141,6 +199,9 @@ def oee(
         str | None, typer.Option(help="one result per shift, hour, day or week, and the total")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON (as the API does)")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="andon.yaml: its oee: policy")
+    ] = None,
 ) -> None:
     """OEE of an asset over a window per ISO 22400-2 (same numbers as /api/v1/kpis)."""
 
@@ -155,6 +216,7 @@ def oee(
             ideal_cycle_time_s=ideal_cycle_time,
             as_json=as_json,
             console=_console,
+            settings=load_settings(config).oee,
         )
 
     guarded(_oee)

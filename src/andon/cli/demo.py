@@ -1,4 +1,18 @@
-"""``andon demo``: broker, virtual factory, ingestion, historian, API and dashboard at once."""
+"""``andon demo``: broker, virtual factory, ingestion, historian, API and dashboard at once.
+
+Live scoring runs on the live stream (not the backfill): an anomaly detector on every tag,
+and for each kind of machine a failure-risk and a remaining-useful-life model learned from
+the plant's own history (:func:`andon.ml.learn.learn_from_history`) in a background thread
+once the API serves, stored in the registry next to the database (``<db dir>/models``) and
+reused on the next start (delete them to learn again). The last 15 minutes of history are
+scored when the models attach (so risk trends and remaining lives show at once and the
+anomaly detectors start warm); the live stream is scored from then on. A kind of machine
+without enough history (failures, complete tool lives: run with ``--backfill 8`` or more)
+gets anomaly scores only; the next start learns from what has been recorded by then.
+A learned failure model alerts at the levels calibrated on the last third of its history
+(stored in its model card), not at a fixed 0.5. ``--models DIR`` keeps the registry
+elsewhere; ``--no-ml`` runs the plant without learning or scoring.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +28,20 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from andon import mes, sim
 from andon.broker import EmbeddedBroker
-from andon.cli.runtime import ApiServer, PlantPulse, RateMeter
-from andon.config import Settings, broker_address
+from andon.cli.runtime import ApiServer, GatedStream, PlantPulse, RateMeter
+from andon.config import MlSettings, Settings, broker_address
 from andon.connect import MqttSource, MqttSubscription
+from andon.errors import AndonError
 from andon.historian import AssetInfo, DuckDBHistorian
 from andon.ingest import Pipeline
+from andon.ml.learn import learn_from_history, recent_records
+from andon.ml.live import LiveScorer, ScoringConfig
 
 __all__ = ["DemoOptions", "run_demo"]
 
 _HOUR_MS = 3_600_000
+_LEARN_WINDOW_MS = 24 * _HOUR_MS  # the history models learn from: the last day at most
+_REPLAY_MS = 15 * 60_000  # scored at once when models attach: a trend, warm detectors
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,12 @@ class DemoOptions:
     scenario: str = "demo"
     broker: str | None = None
     mqtt_port: int | None = None
+    ml: bool = True  # live scoring, with models learned from the history
+    models_dir: Path | None = None  # default: ``models`` beside the database
+
+    @property
+    def models(self) -> Path:
+        return self.models_dir or self.db.parent / "models"
 
 
 @dataclass(frozen=True)
@@ -71,18 +96,33 @@ def run_demo(options: DemoOptions, console: Console) -> None:
 class _Demo:
     def __init__(self, options: DemoOptions, historian: DuckDBHistorian, console: Console):
         self.options = options
-        self.settings = Settings(db=str(options.db), http_port=options.port, broker=options.broker)
+        # Ten minutes of production teach the anomaly detectors enough for a demo.
+        ml = MlSettings(models_dir=str(options.models), anomaly_probation_s=600)
+        self.settings = Settings(
+            db=str(options.db), http_port=options.port, broker=options.broker, ml=ml
+        )
         self.historian = historian
         self.console = console
         self.pulse = PlantPulse()
         self.factory = self._factory()
-        self.pipeline = Pipeline(historian, self.settings.ingest, streams=[self.pulse])
+        self.scorer = LiveScorer(historian, ScoringConfig.from_settings(ml)) if options.ml else None
+        self.scoring = GatedStream(self.scorer)
+        self.pipeline = Pipeline(
+            historian, self.settings.ingest, streams=[self.pulse, self.scoring]
+        )
+        self.learner = threading.Thread(target=self._learn, name="andon-ml-learn", daemon=True)
+        self.stopping = threading.Event()
 
     def run(self) -> None:
         with self.pipeline:
             self._backfill()
-            with self._broker() as endpoint:
-                self._run_live(endpoint)
+            try:
+                with self._broker() as endpoint:
+                    self._run_live(endpoint)
+            finally:
+                self.stopping.set()
+                if self.learner.is_alive():
+                    self.learner.join(timeout=60)  # it uses the historian we close next
         stats = self.pipeline.stats
         self.console.print(
             f"stopped: {stats.samples_written:,} samples written, {stats.rejected} rejected, "
@@ -170,7 +210,7 @@ class _Demo:
             mqtt5=endpoint.mqtt5,
         )
         stop = threading.Event()
-        api = ApiServer(self.settings, self.historian, self.pipeline)
+        api = ApiServer(self.settings, self.historian, self.pipeline, self.scorer)
         publisher = sim.MqttPublisher(
             endpoint.host, endpoint.port, client_id=f"andon-sim-{self.options.seed}"
         )
@@ -188,6 +228,8 @@ class _Demo:
                 self.console.print(
                     f"[bold green]andon is running:[/] open {api.url}  (Ctrl-C stops)"
                 )
+                if self.scorer is not None:
+                    self.learner.start()
                 self._status_loop(source)
             except KeyboardInterrupt:
                 self.console.print("stopping...")
@@ -195,6 +237,48 @@ class _Demo:
                 stop.set()
                 factory_thread.join(timeout=10)
                 api.stop()
+
+    def _learn(self) -> None:
+        """Learn (or load) the models, score the recent history, then score the live stream."""
+        try:
+            self._attach_models()
+        finally:
+            self.scoring.open()
+
+    def _attach_models(self) -> None:
+        """Failure and RUL models per kind of machine, from the history (or the registry)."""
+        assert self.scorer is not None
+        end = self.historian.latest_ts()
+        if end is None:
+            return
+        groups: dict[str, list[str]] = {}
+        for machine in self.factory.machines:
+            groups.setdefault(machine.kind, []).append(machine.path)
+        started = time.monotonic()
+        try:
+            learned = learn_from_history(
+                self.historian,
+                groups,
+                self.options.models,
+                end + 1 - _LEARN_WINDOW_MS,
+                end + 1,
+                prefix=f"{self.factory.scenario.name}-",
+                stop=self.stopping,
+            )
+        except AndonError as exc:  # a damaged registry, a closing historian: score without
+            self.console.print(f"[yellow]live scoring without learned models: {exc}[/]")
+            return
+        self.scorer.attach(
+            failure=tuple(learned.failure), rul=tuple(learned.rul), models=learned.models
+        )
+        end = self.historian.latest_ts() or end
+        paths = [m.path for m in self.factory.machines]
+        self.scorer.publish(recent_records(self.historian, paths, end + 1 - _REPLAY_MS, end + 1))
+        scored = len({a.pattern for a in (*learned.failure, *learned.rul)})
+        self.console.print(
+            f"live scoring: failure/RUL models on {scored} machines "
+            f"({time.monotonic() - started:.0f} s; {'; '.join(learned.notes) or 'nothing new'})"
+        )
 
     def _status_loop(self, source: MqttSource) -> None:
         meter = RateMeter()

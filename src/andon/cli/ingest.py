@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import orjson
@@ -25,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from andon.cli.guard import guarded
+from andon.cli.guard import guarded, stop_on_signals
 from andon.cli.runtime import ApiServer, RateMeter
 from andon.connect import SparkplugSession
 from andon.errors import ConfigError
@@ -37,6 +34,7 @@ from andon.ingest import (
     default_buffer,
     load_ingest_settings,
 )
+from andon.ingest.service import DUCKDB_MEMORY_LIMIT
 from andon.signals import Rejected
 
 if TYPE_CHECKING:  # loaded when used: asyncua, pymodbus and pyarrow take seconds to import
@@ -91,7 +89,11 @@ def ingest(
             }
         )
         connect = connect.model_copy(update={"mqtt": mqtt})
-        service = IngestService(settings, connect, buffer or default_buffer(settings.db))
+        # The API's queries (30 days of OEE, trends) need room the bare worker does not.
+        limit = DUCKDB_MEMORY_LIMIT if http_port is None else "512MB"
+        service = IngestService(
+            settings, connect, buffer or default_buffer(settings.db), memory_limit=limit
+        )
         with service, contextlib.ExitStack() as api:
             if http_port is not None:
                 _serve_api(service, api)
@@ -228,7 +230,7 @@ def _report(service: IngestService, every: float, duration: float | None) -> Non
     _console.print(f"ingesting from {', '.join(service.names)} into {service.target}")
     meter, samples_meter = RateMeter(), RateMeter()
     deadline = None if duration is None else time.monotonic() + duration
-    with _stop_on_sigterm(), contextlib.suppress(KeyboardInterrupt):
+    with stop_on_signals(), contextlib.suppress(KeyboardInterrupt):
         while deadline is None or time.monotonic() < deadline:
             wait = every if deadline is None else min(every, deadline - time.monotonic())
             time.sleep(max(wait, 0.0))
@@ -236,6 +238,7 @@ def _report(service: IngestService, every: float, duration: float | None) -> Non
             _console.print(
                 f"{meter.rate(stats.received):9,.0f} msg/s  "
                 f"{samples_meter.rate(stats.samples_written):10,.0f} samples/s  "
+                f"written {stats.samples_written:,}  "
                 f"rejected {stats.rejected:,}  duplicates {stats.duplicates:,}  "
                 f"buffered {stats.buffered_batches:,}  "
                 f"historian {'up' if stats.historian_available else 'DOWN'}"
@@ -248,23 +251,6 @@ def _stopped(service: IngestService) -> None:
         f"stopped: {stats.samples_written:,} samples written, {stats.rejected} rejected, "
         f"{stats.duplicates} duplicates, {stats.buffered_batches} batches left in the buffer"
     )
-
-
-@contextlib.contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM stops like Ctrl-C: sources close, the pipeline flushes or spills to disk."""
-
-    def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _backfill_jsonl(pipeline: Pipeline, file: Path, sparkplug: SparkplugSession) -> None:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from andon import mes
+from andon.config import OeeSettings
 from andon.errors import AndonError, InvalidRequest
 from andon.historian import DuckDBHistorian
 from andon.mes import audit, downtime, genealogy, orders, products, progress, reasons
@@ -179,21 +180,37 @@ def oee_report(
     ideal_cycle_time_s: float | None,
     as_json: bool,
     console: Console,
+    settings: OeeSettings | None = None,
 ) -> None:
-    """What ``andon oee`` prints: one result, or one per shift/hour/day/week and the total."""
+    """What ``andon oee`` prints: one result, or one per shift/hour/day/week and the total.
+
+    ``settings`` is the ``oee:`` policy of ``andon.yaml`` (the defaults when not given).
+    """
+    policy = mes.policy_from_settings(settings or OeeSettings())
     if by is not None and by not in ("shift", "hour", "day", "week"):
         raise InvalidRequest(f"--by {by!r}: use shift, hour, day or week")
     with _open(db) as historian:
         if by is None:
             result = mes.oee_for_asset(
-                historian, asset, start_ms, end_ms, ideal_cycle_time_s=ideal_cycle_time_s
+                historian,
+                asset,
+                start_ms,
+                end_ms,
+                ideal_cycle_time_s=ideal_cycle_time_s,
+                policy=policy,
             )
             payload: object = result.to_dict()
             table = _oee_table(result)
         else:
             period: By = by  # type: ignore[assignment]  # checked just above
             breakdown = mes.oee_by(
-                historian, asset, start_ms, end_ms, period, ideal_cycle_time_s=ideal_cycle_time_s
+                historian,
+                asset,
+                start_ms,
+                end_ms,
+                period,
+                ideal_cycle_time_s=ideal_cycle_time_s,
+                policy=policy,
             )
             payload, table = breakdown.to_dict(), _periods_table(breakdown)
     if as_json:

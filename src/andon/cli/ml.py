@@ -5,10 +5,15 @@ and score any tag for anomalies.
 
     andon ml train failure --data F --target COL [--drop COL,...] [--group COL] --out DIR
     andon ml train rul --data F --unit COL --time COL [--rul COL] [--cap 125] --out DIR
+    andon ml train defects --data F --target COL [--drop COL,...] [--param positive=V] --out DIR
+    andon ml train forecast --data F --time COL --target COL --horizon 96 --out DIR
+    andon ml train rootcause --data F --target COL [--drop COL,...] --out DIR
+    andon ml train vision --data DIR --out DIR        # DIR: one sub-folder of images a class
     andon ml predict DIR --data F --out F.csv
-    andon ml evaluate DIR --data F [--json] [--report F.html]
+    andon ml evaluate DIR --data F [--json] [--report F.html] [--start TIME]
     andon ml detect --data F --time COL --value COL[,COL...] [--out F.csv]
     andon ml models [--root data/models] [--json]
+    andon ml rootcause --db plant.duckdb --kpi scrap_ratio [--from T] [--to T] [--asset PATH]
 
 Tasks come from :data:`andon.ml.catalog.TASKS`; a new task needs no change here.
 """
@@ -271,6 +276,8 @@ def headline(card: registry.ModelCard) -> str:
     cv = card.metrics.get("cv", {})
     if "f1" in cv:
         return f"F1 {cv['f1']}"
+    if "accuracy" in cv and card.task == "vision":
+        return f"accuracy {cv['accuracy']}"
     if "macro_f1" in cv:
         return f"macro F1 {cv['macro_f1']}"
     if "at_cut" in cv:
@@ -304,3 +311,69 @@ def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+@app.command(name="rootcause")
+def rootcause_command(
+    db: Annotated[str, typer.Option(help="historian: DuckDB file or PostgreSQL URL")],
+    kpi: Annotated[
+        str, typer.Option(help="scrap_ratio, oee or energy_per_part (hourly, per machine)")
+    ] = "scrap_ratio",
+    start: Annotated[
+        str | None, typer.Option("--from", help="ISO-8601 or epoch ms; default --to - 7 days")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="ISO-8601 or epoch ms; default the newest data")
+    ] = None,
+    asset: Annotated[
+        str | None, typer.Option(help="a machine, line or area; default the whole plant")
+    ] = None,
+    drop: Annotated[
+        str | None, typer.Option(help="factors to leave out, comma-separated (power_kw, ...)")
+    ] = None,
+    folds: Annotated[int, typer.Option(help="time-blocked held-out folds")] = 5,
+    seed: Annotated[int, typer.Option(help="random seed of the noise controls and models")] = 0,
+    table: Annotated[
+        Path | None, typer.Option(help="also write the factor table (CSV or Parquet)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the ranking as JSON")] = False,
+) -> None:
+    """Rank what explains a KPI in the plant's own history (tags, ambient, shift, product)."""
+    from andon.api.rootcause import analyse
+    from andon.historian import open_historian
+    from andon.ml.rootcause import RankOptions
+    from andon.signals import parse_ts
+
+    def _rootcause() -> None:
+        historian = open_historian(db, read_only=True)
+        try:
+            try:
+                latest = historian.latest_ts() or 0
+                end_ms = parse_ts(end) if end else latest + 1
+                start_ms = parse_ts(start) if start else end_ms - 7 * 86_400_000
+            except ValueError as exc:
+                raise InvalidRequest(f"--from/--to: {exc}") from exc
+            options = RankOptions(folds=folds, seed=seed)
+            dropped = split_names(drop)
+            frame, ranking = analyse(historian, kpi, start_ms, end_ms, asset, options, dropped)
+        finally:
+            historian.close()
+        if table is not None:
+            _write_table(frame, table)
+        if as_json:
+            _console.print_json(orjson.dumps(ranking.to_dict(), option=_JSON).decode())
+            return
+        view = Table(title=f"what explains {kpi} ({ranking.rows} machine-hours)")
+        for column in ("rank", "factor", "importance [95 % CI]", "significant", "direction"):
+            view.add_column(column)
+        for f in ranking.factors:
+            interval = f"{f.importance:.4f} [{f.ci_low:.4f}, {f.ci_high:.4f}]"
+            shape = f"{f.direction} (higher at {f.raises_at})" if f.raises_at else f.direction
+            view.add_row(str(f.rank), f.name, interval, "yes" if f.significant else "no", shape)
+        _console.print(view)
+        _console.print(
+            f"held-out R² {ranking.r2} (baseline {ranking.baseline_r2}), linear R² "
+            f"{ranking.linear_r2}, noise level {ranking.noise_level}"
+        )
+
+    _guarded(_rootcause)

@@ -7,6 +7,14 @@ exponential back-off and resubscribes on every connect; an outage is logged once
 starts and once when it ends. With a fixed client id and ``clean_start=False`` the broker
 keeps QoS 1 messages for us while we are away (a persistent session).
 
+With ``manual_ack`` the handler gets an ``ack`` with each QoS 1 message and the PUBACK goes
+out only when it is called, i.e. once the message is committed (the ingestion pipeline calls
+it after the historian's commit or the disk buffer's fsync). A worker killed with messages in
+memory has not acknowledged them, and the broker redelivers them to the persistent session.
+The client then asks for a receive maximum of 65535 (MQTT v5) so that the broker keeps
+sending while a batch is being filled; an ack from before a reconnect is dropped, since the
+broker redelivers that message on the new connection anyway.
+
 Several ingest workers share the load with an MQTT v5 shared subscription: give each the
 same ``shared_group`` (and its own ``client_id``); the broker hands every message to one of
 them (``$share/<group>/<filter>``).
@@ -19,7 +27,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -29,11 +38,20 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from andon.errors import BrokerError
 
-__all__ = ["MqttSource", "MqttSubscription"]
+__all__ = ["AckingHandler", "MqttSource", "MqttSubscription"]
 
 _logger = logging.getLogger(__name__)
+_RECEIVE_MAXIMUM = 65535  # unacknowledged QoS 1 messages the broker may have in flight to us
 
 MessageHandler = Callable[[str, bytes], object]
+
+
+class AckingHandler(Protocol):
+    """A handler that acknowledges each message itself, once it is safe (``manual_ack``)."""
+
+    def __call__(
+        self, topic: str, payload: bytes, *, ack: Callable[[], object] | None
+    ) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +89,18 @@ class MqttSource:
     def __init__(
         self,
         subscription: MqttSubscription,
-        handler: MessageHandler,
+        handler: MessageHandler | AckingHandler,
         *,
         on_connect: Callable[[], None] | None = None,
+        manual_ack: bool = False,
     ) -> None:
+        if manual_ack and not subscription.mqtt5:
+            raise BrokerError("acknowledging after commit needs MQTT v5 (a receive maximum)")
         self.subscription = subscription
+        self.manual_ack = manual_ack
         self.messages = 0
         self.connects = 0
-        self._handler = handler
+        self._handler: Callable[..., object] = handler
         self._after_connect = on_connect
         self._filters = subscription.filters()
         self._connected = threading.Event()
@@ -88,6 +110,7 @@ class MqttSource:
             client_id=subscription.client_id,
             protocol=paho.MQTTv5 if subscription.mqtt5 else paho.MQTTv311,
             clean_session=None if subscription.mqtt5 else not subscription.persistent,
+            manual_ack=manual_ack,
         )
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
@@ -118,6 +141,8 @@ class MqttSource:
             if sub.mqtt5:
                 props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # untyped
                 props.SessionExpiryInterval = sub.session_expiry_s if sub.persistent else 0
+                if self.manual_ack:
+                    props.ReceiveMaximum = _RECEIVE_MAXIMUM
                 self._client.connect(
                     sub.host,
                     sub.port,
@@ -144,13 +169,19 @@ class MqttSource:
         self._client.loop_stop()
         self._connected.clear()
 
-    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
+    def _on_connect(
+        self, client: paho.Client, _u: Any, flags: paho.ConnectFlags, rc: ReasonCode, _p: Any
+    ) -> None:
         if rc.is_failure:
             _logger.warning("MQTT broker refused the connection: %s", rc)
             return
         sub = self.subscription
         self.connects += 1
         client.subscribe([(topic, sub.qos) for topic in self._filters])
+        if flags.session_present and sub.persistent:
+            # The session still holds our subscription, and the broker may send what it
+            # queued for us before the SUBACK: connected now, not after a long backlog.
+            self._connected.set()
         if self._after_connect is not None:
             self._after_connect()
         if self._down_since is not None:
@@ -176,6 +207,19 @@ class MqttSource:
         self.messages += 1
         try:
             payload = message.payload
-            self._handler(message.topic, payload if type(payload) is bytes else bytes(payload))
+            if type(payload) is not bytes:
+                payload = bytes(payload)
+            if not self.manual_ack:
+                self._handler(message.topic, payload)
+            elif message.qos:
+                ack = partial(self._ack, self.connects, message.mid, message.qos)
+                self._handler(message.topic, payload, ack=ack)
+            else:
+                self._handler(message.topic, payload, ack=None)
         except Exception:  # a handler bug must not kill the network thread
             _logger.exception("message handler failed on %s", message.topic)
+
+    def _ack(self, connection: int, mid: int, qos: int) -> None:
+        """Acknowledge ``mid`` if it came on this connection (else it is redelivered)."""
+        if connection == self.connects:
+            self._client.ack(mid, qos)

@@ -27,13 +27,16 @@ __all__ = [
 
 
 def open_historian(
-    url: str, *, read_only: bool = False, lazy: bool = False
+    url: str, *, read_only: bool = False, lazy: bool = False, memory_limit: str | None = None
 ) -> DuckDBHistorian | PostgresHistorian:
     """Open the historian that ``url`` names: a DuckDB file path or ``postgresql://...``.
 
-    ``read_only`` applies to DuckDB files (PostgreSQL readers never block the writer);
-    ``lazy`` to PostgreSQL (start even if the database is down; see PostgresHistorian).
+    ``read_only`` and ``memory_limit`` (DuckDB's buffer pool, default 1GB) apply to DuckDB
+    files (PostgreSQL readers never block the writer); ``lazy`` to PostgreSQL (start even if
+    the database is down; see PostgresHistorian).
     """
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresHistorian(url, lazy=lazy)
-    return DuckDBHistorian(url, read_only=read_only)
+    if memory_limit is None:
+        return DuckDBHistorian(url, read_only=read_only)
+    return DuckDBHistorian(url, read_only=read_only, memory_limit=memory_limit)

@@ -3,6 +3,18 @@
 One writer at a time (a lock), any number of readers (a cursor per call, DuckDB's MVCC keeps
 them consistent with the writer). DuckDB allows one process per file: a second process gets
 :class:`~andon.errors.HistorianUnavailable` naming the holder.
+
+Samples are idempotent by ``(tag, ts)`` as on PostgreSQL, without a unique index (an ART
+index over every sample costs memory without bound and makes inserts about 6x slower): the
+historian remembers the newest committed time of each tag, so a batch whose samples are all
+newer, the usual case of a live stream, goes straight in. A batch with late samples, or with
+the same tag and time twice, takes the careful path: repeats within the batch collapse (the
+first wins) and rows already stored are left out by an anti-join over the batch's time range,
+which DuckDB's zone maps keep short. The first copy stored wins, as PostgreSQL's
+``ON CONFLICT DO NOTHING`` does.
+
+``memory_limit`` bounds DuckDB's buffer pool, which otherwise keeps the blocks it has written
+cached until the limit: an ingest worker sets it low (see :mod:`andon.ingest.service`).
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -30,32 +43,49 @@ __all__ = ["DuckDBHistorian"]
 _logger = logging.getLogger(__name__)
 _TS = pa.timestamp("ms")
 _MS = "epoch_ms({col})"
+_NEVER = np.iinfo(np.int64).min  # the newest time of a tag without samples
 
 
 class DuckDBHistorian:
     """Historian on a DuckDB file (``":memory:"`` for tests)."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str = "1GB"):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str = "1GB",
+        threads: int = 2,
+    ):
         self.path = str(path)
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = _connect(self.path, read_only=read_only, memory_limit=memory_limit)
+        self._con = _connect(
+            self.path, read_only=read_only, memory_limit=memory_limit, threads=threads
+        )
         if not read_only:
             self._con.execute(DUCKDB_SCHEMA)
         self._write_lock = threading.Lock()
         self._ids_by_asset: dict[str, dict[str, int]] = {}  # asset -> tag name -> tag id
         for tag_id, asset, name in self._con.execute("SELECT id, asset, name FROM tags").fetchall():
             self._ids_by_asset.setdefault(asset, {})[name] = tag_id
+        self._newest = np.full(1024, _NEVER, np.int64)  # tag id -> newest committed ts (ms)
+        rows = self._con.execute("SELECT tag_id, epoch_ms(ts) FROM latest").fetchall()
+        self._raise_newest([tag_id for tag_id, _ in rows], [ts for _, ts in rows])
 
     # -- writes -------------------------------------------------------------------------
 
     def write(self, batch: WriteBatch) -> int:
-        """Write every record of ``batch`` in one transaction; returns samples written."""
+        """Write every record of ``batch`` in one transaction; returns samples newly stored.
+
+        Samples already stored (same tag and time) are left out, so a replayed or
+        redelivered batch changes nothing.
+        """
         with self._write_lock, _translated("write"):
-            samples = self._sample_table(batch)
+            samples, careful = self._sample_table(batch)
             self._con.execute("BEGIN TRANSACTION")
             try:
-                self._insert_samples(samples)
+                written, newest = self._insert_samples(samples, careful=careful)
                 self._insert_states(batch.states)
                 self._insert_counts(batch.counts)
                 self._insert_events(batch)
@@ -63,7 +93,8 @@ class DuckDBHistorian:
             except BaseException:
                 self._con.execute("ROLLBACK")
                 raise
-            return int(samples.num_rows)
+            self._raise_newest(*newest)
+            return written
 
     def write_dead_letters(self, rejected: list[Rejected]) -> None:
         if not rejected:
@@ -125,31 +156,66 @@ class DuckDBHistorian:
                 "INSERT OR REPLACE INTO assets VALUES (?, ?, ?)", rows
             )
 
-    def _sample_table(self, batch: WriteBatch) -> pa.Table:
+    def _sample_table(self, batch: WriteBatch) -> tuple[pa.Table, bool]:
+        """The batch's samples as (tag_id, ts, value) rows, and whether they need care.
+
+        Care means some sample may already be stored or appears twice: a time not after
+        the newest committed one of its tag, or a key (asset, or asset and tag) whose time
+        does not rise within the batch.
+        """
         # The hot path of ingestion: C-level extends per message, not a loop per value.
         ids: list[int] = []
         stamps: list[int] = []
         values: list[float] = []
         by_asset = self._ids_by_asset
+        rising: dict[str, int] = {}  # asset -> newest ts so far in this batch
+        repeats = False
         for metrics in batch.metrics:
-            named = metrics.values
-            known = by_asset.get(metrics.asset)
+            named, asset, ts = metrics.values, metrics.asset, metrics.ts_ms
+            known = by_asset.get(asset)
             if known is None or not known.keys() >= named.keys():
-                known = self._register_tags(metrics.asset, named)
+                known = self._register_tags(asset, named)
+            if rising.get(asset, _NEVER) >= ts:
+                repeats = True
+            rising[asset] = ts
             ids.extend(map(known.__getitem__, named))
             values.extend(named.values())
-            stamps.extend(repeat(metrics.ts_ms, len(named)))
+            stamps.extend(repeat(ts, len(named)))
+        single: dict[tuple[str, str], int] = {}  # (asset, tag) -> newest ts in this batch
         for sample in batch.samples:
             ids.append(self._register_tags(sample.asset, (sample.tag,))[sample.tag])
             stamps.append(sample.ts_ms)
             values.append(sample.value)
-        return pa.table(
-            {
-                "tag_id": pa.array(ids, pa.int32()),
-                "ts": pa.array(stamps, _TS),
-                "value": pa.array(values, pa.float64()),
-            }
+            key = (sample.asset, sample.tag)
+            if single.get(key, _NEVER) >= sample.ts_ms or sample.asset in rising:
+                repeats = True  # (also a tag written both ways in one batch: rare, be safe)
+            single[key] = sample.ts_ms
+        tag_ids = np.array(ids, np.int32)
+        ts_ms = np.array(stamps, np.int64)
+        table = pa.table(
+            {"tag_id": tag_ids, "ts": pa.array(ts_ms, _TS), "value": np.array(values, np.float64)}
         )
+        if not len(tag_ids):
+            return table, False
+        newest = self._newest
+        if int(tag_ids.max()) >= len(newest):
+            newest = self._grow_newest(int(tag_ids.max()))
+        late = bool((ts_ms <= newest[tag_ids]).any())
+        return table, late or repeats
+
+    def _grow_newest(self, tag_id: int) -> np.ndarray:
+        grown = np.full(max(tag_id + 1, 2 * len(self._newest)), _NEVER, np.int64)
+        grown[: len(self._newest)] = self._newest
+        self._newest = grown
+        return grown
+
+    def _raise_newest(self, tag_ids: list[int], ts_ms: list[int]) -> None:
+        """Remember newer committed times (rows of ``latest`` that changed)."""
+        if tag_ids:
+            ids = np.array(tag_ids, np.int64)
+            if int(ids.max()) >= len(self._newest):
+                self._grow_newest(int(ids.max()))
+            self._newest[ids] = np.maximum(self._newest[ids], np.array(ts_ms, np.int64))
 
     def _register_tags(self, asset: str, names: Iterable[str]) -> dict[str, int]:
         """The tag ids of ``asset``, creating the tags among ``names`` not seen before."""
@@ -164,22 +230,51 @@ class DuckDBHistorian:
                 known[name] = int(row[0])
         return known
 
-    def _insert_samples(self, samples: pa.Table) -> None:
+    def _insert_samples(
+        self, samples: pa.Table, *, careful: bool
+    ) -> tuple[int, tuple[list[int], list[int]]]:
+        """Insert the rows not stored yet; (rows inserted, (tags, their new newest ts))."""
         if samples.num_rows == 0:
-            return
+            return 0, ([], [])
+        if careful:
+            samples = self._unseen(samples)
+            if samples.num_rows == 0:
+                return 0, ([], [])
         self._con.register("_samples", samples)
         try:
-            self._con.execute("INSERT INTO samples SELECT * FROM _samples")
-            self._con.execute(
+            self._con.execute("INSERT INTO samples SELECT * FROM _samples").fetchall()
+            changed = self._con.execute(
                 """
                 INSERT INTO latest
                 SELECT tag_id, max(ts), arg_max(value, ts) FROM _samples GROUP BY tag_id
                 ON CONFLICT (tag_id) DO UPDATE SET ts = excluded.ts, value = excluded.value
                 WHERE excluded.ts >= latest.ts
+                RETURNING tag_id, epoch_ms(ts)
                 """
-            )
+            ).fetchall()
         finally:
             self._con.unregister("_samples")
+        return samples.num_rows, ([t for t, _ in changed], [ts for _, ts in changed])
+
+    def _unseen(self, samples: pa.Table) -> pa.Table:
+        """The rows of ``samples`` not stored yet, each (tag, ts) once (the first wins)."""
+        numbered = samples.append_column("_o", pa.array(np.arange(samples.num_rows)))
+        self._con.register("_batch", numbered)
+        try:
+            return self._con.sql(
+                """
+                SELECT b.tag_id, b.ts, b.value FROM _batch b
+                ANTI JOIN (
+                    SELECT tag_id, ts FROM samples
+                    WHERE ts >= (SELECT min(ts) FROM _batch)
+                      AND ts <= (SELECT max(ts) FROM _batch)
+                ) stored USING (tag_id, ts)
+                QUALIFY row_number() OVER (PARTITION BY b.tag_id, b.ts ORDER BY b._o) = 1
+                ORDER BY b._o
+                """
+            ).to_arrow_table()
+        finally:
+            self._con.unregister("_batch")
 
     def _insert_states(self, states: list[StateChange]) -> None:
         if states:
@@ -404,10 +499,12 @@ class _Runner:
         return self._con.execute(statement, params).fetchall()
 
 
-def _connect(path: str, *, read_only: bool, memory_limit: str) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: str, *, read_only: bool, memory_limit: str, threads: int
+) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(
-            path, read_only=read_only, config={"memory_limit": memory_limit, "threads": 2}
+            path, read_only=read_only, config={"memory_limit": memory_limit, "threads": threads}
         )
     except duckdb.IOException as exc:
         raise HistorianUnavailable(

@@ -12,6 +12,12 @@ When the historian is unavailable, batches spill to a :class:`~andon.ingest.buff
 (store-and-forward) and drain oldest first once it is back; new batches queue behind the
 backlog so order is kept. Without a buffer the writer holds the batch and retries with
 back-off, and back-pressure does the rest.
+
+A message may come with an ``ack``: a callable the writer calls once the message's batch is
+committed to the historian or written durably to the disk buffer, never before (the MQTT
+source sends its QoS 1 PUBACK so, and the broker redelivers whatever a killed process had
+not acknowledged). Acks go out in the order the messages came, duplicates and dead letters
+included.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +51,7 @@ from andon.signals import (
 __all__ = ["IngestStats", "Pipeline", "ReplayResult"]
 
 _logger = logging.getLogger(__name__)
+Ack = Callable[[], object]
 _RETRY_MIN_S = 0.2
 _RETRY_MAX_S = 10.0
 
@@ -58,9 +65,9 @@ _LISTS: dict[type, str] = {
 
 
 class _Pending:
-    """A batch being filled: records by kind, dead letters, samples per source."""
+    """A batch being filled: records by kind, dead letters, samples per source, acks."""
 
-    __slots__ = ("batch", "count", "lists", "rejected", "samples_by_source")
+    __slots__ = ("acks", "batch", "count", "lists", "rejected", "samples_by_source")
 
     def __init__(
         self,
@@ -72,6 +79,7 @@ class _Pending:
         self.rejected = rejected or []
         self.samples_by_source = samples_by_source or {}
         self.count = len(self.batch) + len(self.rejected)
+        self.acks: list[Ack] = []  # to call once the batch is committed or on disk
         self.lists: dict[type, list[Any]] = {
             kind: getattr(self.batch, name) for kind, name in _LISTS.items()
         }
@@ -146,21 +154,29 @@ class Pipeline:
 
     # -- intake (any thread) ----------------------------------------------------------------
 
-    def submit(self, topic: str, payload: bytes, *, source: str = "mqtt") -> bool:
-        """Accept one raw message; False when it was dead-lettered. Blocks while behind."""
+    def submit(
+        self, topic: str, payload: bytes, *, source: str = "mqtt", ack: Ack | None = None
+    ) -> bool:
+        """Accept one raw message; False when it was dead-lettered. Blocks while behind.
+
+        ``ack`` is called (on the writer thread) once the message is safe: committed, kept
+        as a dead letter, known as a duplicate of a safe one, or spilled to disk.
+        """
         try:
             record = self._decoder.decode(topic, payload)
         except PayloadRejected as exc:
-            self.reject(source, topic, payload, exc.reason)
+            self.reject(source, topic, payload, exc.reason, ack=ack)
             return False
         except Exception as exc:  # a decoder bug: keep the message, say what happened
             _logger.exception("decoding a message on %s failed", topic)
-            self.reject(source, topic, payload, f"decoder failed: {exc!r}")
+            self.reject(source, topic, payload, f"decoder failed: {exc!r}", ack=ack)
             return False
         with self._cond:
             counters = self.stats.by_source.get(source) or self.stats.source(source)
             counters.received += 1
             self.stats.received += 1
+            if ack is not None:
+                self._open.acks.append(ack)  # a duplicate too: acks keep the arrival order
             if not self._seen.is_new(topic, record.seq, record.ts_ms):
                 counters.duplicates += 1
                 self.stats.duplicates += 1
@@ -190,10 +206,14 @@ class Pipeline:
             if len(self._open) >= self.settings.batch_size:
                 self._enqueue_open(wait=True)
 
-    def reject(self, source: str, topic: str, payload: bytes, reason: str) -> None:
-        """Dead-letter a message with its raw bytes and the reason."""
+    def reject(
+        self, source: str, topic: str, payload: bytes, reason: str, *, ack: Ack | None = None
+    ) -> None:
+        """Dead-letter a message with its raw bytes and the reason (``ack``: see submit)."""
         now_ms = int(time.time() * 1000)
         with self._cond:
+            if ack is not None:
+                self._open.acks.append(ack)
             counters = self.stats.source(source)
             counters.received += 1
             counters.rejected += 1
@@ -276,14 +296,22 @@ class Pipeline:
             else:
                 try:
                     self._accept(pending)
+                    self._acknowledge(pending)
                 except Exception:  # a bug must not stop the writer: later batches still land
-                    self.stats.write_failures += 1
+                    self.stats.write_failures += 1  # (unacknowledged: the broker keeps them)
                     _logger.exception("writing a batch failed")
                 finally:
                     with self._cond:
                         self._in_flight -= 1
                         self._cond.notify_all()
             self._drain_some()
+
+    def _acknowledge(self, pending: _Pending) -> None:
+        """The batch is safe (committed, on disk, or refused for good): ack its messages."""
+        acks, pending.acks = pending.acks, []
+        for ack in acks:
+            ack()
+        self.stats.acknowledged += len(acks)
 
     def _next_batch(self) -> _Pending | None:
         with self._cond:

@@ -5,6 +5,12 @@
 Sparkplug B host, and the OPC UA and Modbus connectors (on an asyncio loop of their own).
 Leaving it stops the sources first, then flushes the pipeline (what the historian cannot
 take stays on disk for the next start), then closes the historian.
+
+The unified-namespace subscription (QoS 1, MQTT v5) acknowledges a message only once its
+batch is committed or on disk, so ``kill -9`` loses nothing: the broker redelivers what was
+not acknowledged, and the historian ignores samples it already holds. DuckDB's buffer pool
+is capped at :data:`DUCKDB_MEMORY_LIMIT` here: the worker's memory stays flat however long
+it runs.
 """
 
 from __future__ import annotations
@@ -36,9 +42,17 @@ if TYPE_CHECKING:  # loaded when configured: asyncua and pymodbus take seconds t
     from andon.connect.modbus import ModbusSource
     from andon.connect.opcua import OpcUaSource
 
-__all__ = ["AsyncSources", "IngestService", "default_buffer", "load_ingest_settings"]
+__all__ = [
+    "DUCKDB_MEMORY_LIMIT",
+    "AsyncSources",
+    "IngestService",
+    "default_buffer",
+    "load_ingest_settings",
+]
 
 _logger = logging.getLogger(__name__)
+DUCKDB_MEMORY_LIMIT = "32MB"
+"""DuckDB's buffer pool in an ingest worker: what it caches of the blocks it has written."""
 
 
 def load_ingest_settings(path: Path | None, **overrides: Any) -> tuple[Settings, ConnectConfig]:
@@ -62,10 +76,19 @@ def default_buffer(db: str) -> Path:
 class IngestService:
     """Historian, pipeline and sources, started and stopped in the right order."""
 
-    def __init__(self, settings: Settings, connect: ConnectConfig, buffer: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        connect: ConnectConfig,
+        buffer: Path,
+        *,
+        memory_limit: str = DUCKDB_MEMORY_LIMIT,
+    ) -> None:
         self.settings = settings
         self.connect = connect
-        self.historian = open_historian(settings.db, lazy=True)  # may start during an outage
+        self.historian = open_historian(  # may start during an outage
+            settings.db, lazy=True, memory_limit=memory_limit
+        )
         self.pipeline = Pipeline(self.historian, settings.ingest, buffer=DiskBuffer(buffer))
         self.names: list[str] = []
         self._stack = contextlib.ExitStack()
@@ -110,7 +133,11 @@ class IngestService:
     def _start_sources(self) -> None:
         broker = self.settings.broker
         if broker:
-            self._stack.enter_context(MqttSource(self._subscription(broker), self.pipeline.submit))
+            subscription = self._subscription(broker)
+            manual_ack = subscription.qos == 1 and subscription.mqtt5
+            mqtt = MqttSource(subscription, self.pipeline.submit, manual_ack=manual_ack)
+            self._stack.enter_context(mqtt)
+            self._stack.callback(self.pipeline.flush)  # commit and ack before disconnecting
             self.names.append(f"mqtt {broker}")
         sparkplug = self.connect.sparkplug
         if sparkplug is not None:

@@ -47,6 +47,7 @@ class IngestStats:
     spilled_batches: int = 0
     drained_batches: int = 0
     quarantined_batches: int = 0
+    acknowledged: int = 0  # messages acknowledged to the broker once safe
     buffered_batches: int = 0
     buffered_records: int = 0
     buffered_bytes: int = 0
@@ -78,6 +79,7 @@ _GLOBAL: tuple[tuple[str, str, str, str], ...] = (
     ("spilled_batches_total", "Batches spilled to the disk buffer", "counter", "spilled_batches"),
     ("drained_batches_total", "Batches drained from the buffer", "counter", "drained_batches"),
     ("quarantined_batches_total", "Batches set aside", "counter", "quarantined_batches"),
+    ("acknowledged_total", "Messages acknowledged once safe", "counter", "acknowledged"),
     ("buffered_batches", "Batches waiting on disk", "gauge", "buffered_batches"),
     ("buffered_records", "Records waiting on disk", "gauge", "buffered_records"),
     ("buffered_bytes", "Bytes waiting on disk", "gauge", "buffered_bytes"),

@@ -15,6 +15,7 @@ from andon.mes import (
     corrections,
     downtime,
     genealogy,
+    hourly,
     orders,
     products,
     progress,
@@ -29,6 +30,7 @@ from andon.mes.live import LiveOee
 from andon.mes.losses import LossBar
 from andon.mes.oee import OeeResult, compute_oee, rollup
 from andon.mes.orders import Order, Run
+from andon.mes.policy import policy_from_settings
 from andon.mes.production import count_deltas
 from andon.mes.products import Product
 from andon.mes.progress import ImportReport, Progress
@@ -68,10 +70,12 @@ __all__ = [
     "count_deltas",
     "downtime",
     "genealogy",
+    "hourly",
     "load_calendar",
     "oee_by",
     "oee_for_asset",
     "orders",
+    "policy_from_settings",
     "products",
     "progress",
     "reasons",

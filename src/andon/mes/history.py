@@ -1,12 +1,13 @@
 """Machine history for MES calculations: state timelines and quantities of many cells at once.
 
 Two readers with the same answers. The generic one uses the :class:`Historian` protocol
-(``state_timeline`` and ``count_totals`` per cell) and works on every backend. The DuckDB one
-reads all cells at once: states in one statement, and the count increments (resets
-included, the rules of :mod:`andon.mes.production`) per window either computed by DuckDB
-(window functions) or, when the historian offers an Arrow door (``historian.arrow(sql,
-params) -> pyarrow.Table``), from Arrow columns in NumPy, several times faster: 30 days of
-1 Hz totals never become Python objects.
+(``state_timeline`` and ``count_totals`` per cell) and works on every backend: the
+reference. The fast one (DuckDB and PostgreSQL) reads whole closed hours of counts from the
+hourly rollup (:mod:`andon.mes.hourly`) and only the partial hours at window edges raw, then
+computes the count increments (resets included, the rules of :mod:`andon.mes.production`)
+per window in NumPy (:mod:`andon.mes.increments`): a 30-day window reads about 720 rows per
+cell instead of 2.6 million readings. On DuckDB it also reads the states of all cells in one
+statement.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-from numpy.typing import NDArray
 
 from andon.historian.duckdb import DuckDBHistorian
 from andon.historian.protocol import Historian
+from andon.mes import hourly
 from andon.mes.increments import window_increments
 from andon.mes.production import count_deltas
 from andon.mes.timeline import Timeline
@@ -31,12 +30,6 @@ from andon.signals import CountUpdate
 __all__ = ["CellHistory", "read_history"]
 
 Quantities = tuple[int, int, int]
-
-
-class ArrowQuery(Protocol):
-    """``historian.arrow(statement, params)``: a query's result as an Arrow table."""
-
-    def __call__(self, statement: str, params: list[Any]) -> pa.Table: ...
 
 
 _RECENT_MS = 7 * 86_400_000  # where the state or reading carried in is looked for first
@@ -77,7 +70,7 @@ def _protocol(
 
 
 _STATES = """
-SELECT asset, epoch_ms(start), code, reason FROM states
+SELECT list_position(?::VARCHAR[], asset) - 1, epoch_ms(start), code, reason FROM states
 WHERE asset IN (SELECT unnest(?::VARCHAR[]))
   AND start >= make_timestamp_ms(?) AND start < make_timestamp_ms(?)
 """
@@ -93,34 +86,6 @@ FROM counts
 WHERE asset IN (SELECT unnest(?::VARCHAR[])) AND ts < make_timestamp_ms(?)
   AND ts >= make_timestamp_ms(?)
 GROUP BY asset
-"""
-_INCREMENTS = """
-WITH bounds AS (SELECT unnest(?::BIGINT[]) AS b),
-base AS (SELECT unnest(?::VARCHAR[]) AS asset, unnest(?::BIGINT[]) AS t,
-                unnest(?::BIGINT[]) AS total, unnest(?::BIGINT[]) AS good,
-                unnest(?::BIGINT[]) AS scrap),
-readings AS (
-    SELECT asset, t, total, good, scrap FROM base
-    UNION ALL
-    SELECT asset, epoch_ms(ts), total, good, scrap FROM counts
-    WHERE asset IN (SELECT unnest(?::VARCHAR[]))
-      AND ts >= make_timestamp_ms(?) AND ts < make_timestamp_ms(?)
-),
-steps AS (
-    SELECT asset, t, total, good, scrap,
-           lag(total) OVER w AS pt, lag(good) OVER w AS pg, lag(scrap) OVER w AS ps
-    FROM readings WINDOW w AS (PARTITION BY asset ORDER BY t, total, good, scrap)
-),
-increments AS (
-    SELECT asset, t,
-        CASE WHEN total < pt OR good < pg OR scrap < ps THEN total ELSE total - pt END AS dt,
-        CASE WHEN total < pt OR good < pg OR scrap < ps THEN good ELSE good - pg END AS dg,
-        CASE WHEN total < pt OR good < pg OR scrap < ps THEN scrap ELSE scrap - ps END AS ds
-    FROM steps WHERE pt IS NOT NULL
-)
-SELECT asset, b, sum(dt), sum(dg), sum(ds)
-FROM increments ASOF JOIN bounds ON increments.t >= bounds.b
-GROUP BY asset, b
 """
 
 
@@ -141,77 +106,60 @@ def _timelines(db: DuckDBHistorian, cells: list[str], lo: int, hi: int) -> dict[
         rows[asset][0].append(row["t"])
         rows[asset][1].append(row["c"])
         rows[asset][2].append(row["r"])
-    for asset, ts, code, reason in db.sql(_STATES, [cells, lo, hi]):
-        rows[asset][0].append(ts)
-        rows[asset][1].append(code)
-        rows[asset][2].append(reason)
-    return {cell: Timeline.from_rows(*columns) for cell, columns in rows.items()}
+    table = db.arrow(_STATES, [cells, cells, lo, hi])  # columns: no tuple per state
+    index = np.asarray(table.column(0).to_numpy(), dtype=np.int64)
+    stamps = np.asarray(table.column(1).to_numpy(), dtype=np.int64)
+    codes = np.asarray(table.column(2).to_numpy(), dtype=np.int64)
+    reasons: list[str | None] = table.column(3).to_pylist()
+    order = np.argsort(index, kind="stable")
+    edges = np.searchsorted(index[order], np.arange(len(cells) + 1)).tolist()
+    out = {}
+    for i, cell in enumerate(cells):
+        mine = order[edges[i] : edges[i + 1]]
+        head_ts, head_code, head_reason = rows[cell]
+        out[cell] = Timeline.from_rows(
+            np.concatenate([np.asarray(head_ts, dtype=np.int64), stamps[mine]]),
+            np.concatenate([np.asarray(head_code, dtype=np.int64), codes[mine]]),
+            [*head_reason, *(reasons[j] for j in mine.tolist())],
+        )
+    return out
 
 
-_READINGS = """
-SELECT list_position(?::VARCHAR[], asset) - 1 AS a, ts, total, good, scrap FROM counts
-WHERE list_contains(?::VARCHAR[], asset)
-  AND ts >= make_timestamp_ms(?) AND ts < make_timestamp_ms(?)
-"""
-_PER_MS = {"ms": 1, "us": 1000, "ns": 1_000_000}
-
-
-def _epoch_ms(column: pa.ChunkedArray) -> NDArray[np.int64]:
-    """Epoch milliseconds of an Arrow timestamp column, without a Python object per row."""
-    unit = str(column.type.unit)
-    raw: NDArray[np.int64] = np.asarray(pc.cast(column, pa.int64()).to_numpy(), dtype=np.int64)
-    return raw * 1000 if unit == "s" else raw // _PER_MS[unit]
-
-
-def _sums_arrow(
-    arrow: ArrowQuery, base: dict[str, Any], cells: list[str], bounds: list[int]
-) -> dict[str, list[Quantities]]:
-    """The readings as Arrow columns, the increments in NumPy: no row becomes an object."""
-    table = arrow(_READINGS, [cells, cells, bounds[0], bounds[-1]])
-    keys = list(base)
+def _baseline(db: DuckDBHistorian, cells: list[str], before: int) -> hourly.Readings:
+    """Each cell's last count reading before ``before``, in one statement per search."""
+    base = _carried(db, _BASELINE, cells, before)
     index = {cell: i for i, cell in enumerate(cells)}
+    rows = [[index[a], r["t"], r["total"], r["good"], r["scrap"]] for a, r in base.items()]
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 5)
+    return hourly.Readings.raw(*(table[:, k] for k in range(5)))
 
-    def column(name: str) -> NDArray[np.int64]:
-        head = [index[k] for k in keys] if name == "a" else [base[k][name] for k in keys]
-        tail = _epoch_ms(table.column("ts")) if name == "t" else table.column(name).to_numpy()
-        return np.concatenate([np.asarray(head, dtype=np.int64), tail.astype(np.int64)])
 
+def _rolled(
+    db: Historian,
+    cells: list[str],
+    states: tuple[int, int],
+    bounds: list[int],
+    closed_before: int | None,
+) -> dict[str, CellHistory]:
+    if isinstance(db, DuckDBHistorian):
+        timelines = _timelines(db, cells, *states)
+        base: hourly.Readings | None = _baseline(db, cells, bounds[0])
+    else:
+        timelines = {cell: Timeline.of(db.state_timeline(cell, *states)) for cell in cells}
+        base = None
+    r = hourly.readings(db, cells, bounds, closed_before=closed_before, baseline=base)
     sums = window_increments(
-        column("a"),
-        column("t"),
-        column("total"),
-        column("good"),
-        column("scrap"),
-        bounds,
-        len(cells),
+        r.asset, r.ts, r.total, r.good, r.scrap, bounds, len(cells), r.forced, r.is_forced
     )
     return {
-        cell: [(int(p), int(g), int(b)) for p, g, b in sums[i].tolist()]
-        for cell, i in index.items()
+        cell: CellHistory(
+            cell,
+            timelines[cell],
+            bounds,
+            [(int(p), int(g), int(b)) for p, g, b in sums[i].tolist()],
+        )
+        for i, cell in enumerate(cells)
     }
-
-
-def _sums(db: DuckDBHistorian, cells: list[str], bounds: list[int]) -> dict[str, list[Quantities]]:
-    base = _carried(db, _BASELINE, cells, bounds[0])
-    arrow = getattr(db, "arrow", None)  # an Arrow door, where the historian offers one
-    if callable(arrow):
-        return _sums_arrow(arrow, base, cells, bounds)
-    keys = list(base)
-    columns = [[base[a][k] for a in keys] for k in ("t", "total", "good", "scrap")]
-    rows = db.sql(_INCREMENTS, [bounds, keys, *columns, cells, bounds[0], bounds[-1]])
-    index = {b: i for i, b in enumerate(bounds)}
-    sums = {cell: [(0, 0, 0)] * (len(bounds) - 1) for cell in cells}
-    for asset, b, produced, good, scrap in rows:
-        sums[asset][index[b]] = (int(produced), int(good), int(scrap))
-    return sums
-
-
-def _duckdb(
-    db: DuckDBHistorian, cells: list[str], states: tuple[int, int], bounds: list[int]
-) -> dict[str, CellHistory]:
-    timelines = _timelines(db, cells, *states)
-    sums = _sums(db, cells, bounds)
-    return {cell: CellHistory(cell, timelines[cell], bounds, sums[cell]) for cell in cells}
 
 
 def read_history(
@@ -221,15 +169,19 @@ def read_history(
     bounds: Sequence[int],
     *,
     fast: bool = True,
+    closed_before: int | None = None,
 ) -> dict[str, CellHistory]:
     """Timelines of ``cells`` over ``states`` (the state in force at its start included) and
     their quantities between consecutive ``bounds`` (sorted window boundaries).
 
-    ``fast`` uses the DuckDB reader when ``db`` is the embedded historian.
+    ``fast`` reads whole closed hours from the count rollup (:mod:`andon.mes.hourly`) on the
+    DuckDB and PostgreSQL historians; ``closed_before`` (default: now minus
+    ``hourly.GRACE_MS``) is where the rollup stops. Without ``fast``, or on another backend,
+    every reading is read through the :class:`Historian` protocol: the reference.
     """
     edges = sorted(set(bounds))
     if not cells or len(edges) < 2:
         return {cell: CellHistory(cell, Timeline.of([]), edges, _counts=[]) for cell in cells}
-    if fast and isinstance(db, DuckDBHistorian):
-        return _duckdb(db, list(cells), states, edges)
+    if fast and hourly.supported(db):
+        return _rolled(db, list(cells), states, edges, closed_before)
     return _protocol(db, cells, states, edges)

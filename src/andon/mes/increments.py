@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["window_increments"]
+__all__ = ["reading_order", "window_increments"]
 
 Ints = NDArray[np.int64]
 
@@ -40,8 +40,11 @@ def _stable(keys: Ints, order: Ints | None) -> Ints:
     return step if order is None else order[step]
 
 
-def _order(asset: Ints, ts: Ints, values: list[Ints]) -> Ints | None:
-    """Rows by asset, then time, then value; None when they already are (no copy needed)."""
+def reading_order(asset: Ints, ts: Ints, values: list[Ints]) -> Ints | None:
+    """Rows by asset, then time, then value; None when they already are (no copy needed).
+
+    The order is stable: rows equal in all keys keep their given order.
+    """
     order: Ints | None = None
     if np.any(asset[1:] < asset[:-1]):  # group by asset first: a radix sort, stable
         order = _stable(asset, None)
@@ -72,13 +75,21 @@ def window_increments(
     scrap: Ints,
     bounds: Sequence[int],
     assets: int,
+    forced: tuple[Ints, Ints, Ints] | None = None,
+    is_forced: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.int64]:
-    """``[assets, len(bounds) - 1, 3]`` sums of (produced, good, scrap) per window."""
+    """``[assets, len(bounds) - 1, 3]`` sums of (produced, good, scrap) per window.
+
+    Rows where ``is_forced`` is true close a *given* increment (``forced``: produced, good,
+    scrap) instead of the one computed from the previous reading: that is how an hour of the
+    rollup (:mod:`andon.mes.hourly`) stands in for all its readings, with its first reading
+    as a plain row and its last one carrying the increments inside the hour.
+    """
     windows = len(bounds) - 1
     out = np.zeros((assets, windows, 3), dtype=np.int64)
     if len(ts) < 2 or windows < 1:
         return out
-    order = _order(asset, ts, [total, good, scrap])
+    order = reading_order(asset, ts, [total, good, scrap])
 
     def pick(x: Ints) -> Ints:
         return x if order is None else x[order]
@@ -88,6 +99,10 @@ def window_increments(
     steps = [c[1:] - c[:-1] for c in counters]
     reset = (steps[0] < 0) | (steps[1] < 0) | (steps[2] < 0)
     moved = reset | (steps[0] != 0) | (steps[1] != 0) | (steps[2] != 0)
+    given = None
+    if is_forced is not None and forced is not None:
+        given = (is_forced if order is None else is_forced[order])[1:]
+        moved |= given
     rows = np.flatnonzero(moved & (a[1:] == a[:-1]))  # a reading that changed nothing adds 0
     window = np.searchsorted(np.asarray(bounds, dtype=np.int64), t[1:][rows], side="right") - 1
     inside = (window >= 0) & (window < windows)
@@ -95,6 +110,8 @@ def window_increments(
     slot = a[1:][rows] * windows + window
     for k, (c, step) in enumerate(zip(counters, steps, strict=True)):
         made = np.where(reset[rows], c[1:][rows], step[rows])
+        if given is not None and forced is not None:
+            made = np.where(given[rows], pick(forced[k])[1:][rows], made)
         # float64 sums are exact below 2**53 parts; ints come back out
         out[:, :, k] = np.rint(np.bincount(slot, made, assets * windows)).reshape(assets, windows)
     return out

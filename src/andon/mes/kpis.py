@@ -28,7 +28,7 @@ from andon.mes.orders import runs_between
 from andon.mes.policy import DEFAULT_POLICY, OeePolicy
 from andon.mes.products import cycle_times
 from andon.mes.states import account
-from andon.mes.timeline import Timeline
+from andon.mes.timeline import Resolution, Timeline, resolve
 from andon.namespace import ancestors, is_under
 
 __all__ = ["Breakdown", "Period", "cells_of", "oee_by", "oee_for_asset"]
@@ -133,11 +133,11 @@ def _cell_window(
     pieces: list[Segment],
     scrap: list[tuple[int, int]],
     options: _Options,
+    resolution: Resolution,
 ) -> OeeResult:
-    margin = options.policy.lookaround_ms
     results = []
     for a, b, cycle in pieces:
-        time = account(timeline.slice(a - margin, b + margin), a, b, options.policy)
+        time = account(timeline, a, b, options.policy, resolution)
         produced, good, bad = history.quantities(a, b)
         moved = min(sum(q for ts, q in scrap if a <= ts < b), good)
         results.append(
@@ -183,6 +183,8 @@ def _evaluate(
     timelines = {
         path: history[path].timeline.overlay(laid.get(path, [])).overlay(planned) for path in paths
     }
+    # Resolved once per cell: each window then looks only at its own states.
+    resolutions = {path: resolve(timeline, options.policy) for path, timeline in timelines.items()}
     out = []
     for window in windows:
         per_cell = [
@@ -193,6 +195,7 @@ def _evaluate(
                 _within(segments[path], window.start_ms, window.end_ms),
                 scrap.get(path, []),
                 options,
+                resolutions[path],
             )
             for path in paths
         ]

@@ -15,6 +15,9 @@ Every choice ISO 22400-2 leaves to the plant is a field here, with a documented 
 - Loss categories of the six-big-losses waterfall: ``breakdown`` (equipment failure) and
   ``setup`` (changeover, cleaning); every other availability loss is "other stops".
 
+The plant sets them in ``andon.yaml`` (``oee:``, :class:`~andon.config.OeeSettings`, turned
+into a policy by :func:`policy_from_settings`); the defaults of both are the same.
+
 Codes in these sets may be categories (``180000``) or exact sub-codes (``180012``); a listed
 sub-code wins over its category.
 """
@@ -25,6 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from andon.config import OeeSettings
 from andon.errors import ConfigError
 from andon.signals import state_category, state_code
 
@@ -39,6 +43,7 @@ __all__ = [
     "Loss",
     "OeePolicy",
     "StateClass",
+    "policy_from_settings",
 ]
 
 StateClass = Literal["planned", "producing", "downtime"]
@@ -138,3 +143,26 @@ class OeePolicy:
 
 
 DEFAULT_POLICY = OeePolicy()
+
+
+def policy_from_settings(settings: OeeSettings) -> OeePolicy:
+    """The policy the ``oee:`` section of ``andon.yaml`` describes.
+
+    Raises :class:`~andon.errors.ConfigError` for contradictory sets (a state both planned
+    and producing, a loss code also planned).
+
+    >>> policy_from_settings(OeeSettings()) == DEFAULT_POLICY
+    True
+    >>> custom = policy_from_settings(OeeSettings(planned=["break", 130000]))
+    >>> custom.classify(130000), custom.classify(160000)
+    ('planned', 'downtime')
+    """
+    return OeePolicy(
+        planned=settings.codes("planned"),
+        producing=settings.codes("producing"),
+        micro_stop_is_performance_loss=settings.micro_stops_in_performance,
+        micro_stop_threshold_s=settings.micro_stop_threshold_s,
+        unknown_backfill_s=settings.unknown_backfill_s,
+        breakdown=settings.codes("breakdown"),
+        setup=settings.codes("setup"),
+    )

@@ -41,7 +41,7 @@ from andon.mes.policy import (
     OeePolicy,
     StateClass,
 )
-from andon.mes.timeline import MICRO, PLANNED, PRODUCING, STOP, Timeline, resolve
+from andon.mes.timeline import MICRO, PLANNED, PRODUCING, STOP, Resolution, Timeline, resolve
 from andon.signals import StateChange
 
 __all__ = [
@@ -154,17 +154,33 @@ def account(
     start_ms: int,
     end_ms: int,
     policy: OeePolicy = DEFAULT_POLICY,
+    resolution: Resolution | None = None,
 ) -> TimeAccount:
     """Split the window ``[start_ms, end_ms)`` into no data, planned, producing and downtime.
 
     The window is the planned operation time (POT); ``pbt_ms`` follows from it.
+    ``resolution`` is ``resolve(states, policy)`` when the caller already has it: many
+    windows over one long timeline resolve it once and only look at the states near each
+    window (the same numbers as resolving a slice ``policy.lookaround_ms`` wider than the
+    window, which is all resolution looks at).
     """
     timeline = _timeline(states)
     result = TimeAccount(pot_ms=end_ms - start_ms)
     if not len(timeline):
         result.no_data_ms = result.pot_ms
         return result
-    resolution = resolve(timeline, policy)
+    if resolution is None:
+        resolution = resolve(timeline, policy)
+    else:  # the state before the one in force at the start too: it tells entries apart
+        first = max(timeline.at(start_ms) - 1, 0)
+        last = int(np.searchsorted(timeline.ts, end_ms, side="left"))
+        codes = timeline.code[resolution.source[first:last]]
+        timeline = Timeline(timeline.ts[first:last], codes, timeline.reason[first:last])
+        resolution = Resolution(
+            np.arange(last - first, dtype=np.int64),
+            resolution.kind[first:last],
+            resolution.loss[first:last],
+        )
     lo, length = _durations(timeline, start_ms, end_ms)
     shown = length > 0
     result.no_data_ms = (int(lo[shown][0]) if shown.any() else end_ms) - start_ms

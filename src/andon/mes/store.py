@@ -62,6 +62,13 @@ TABLES: dict[str, str] = {
     "mes_lot_links": """
         parent VARCHAR NOT NULL, child VARCHAR NOT NULL, quantity DOUBLE PRECISION NOT NULL,
         order_id VARCHAR, ts_ms BIGINT NOT NULL, PRIMARY KEY (parent, child)""",
+    "mes_count_hours": """
+        asset VARCHAR NOT NULL, hour_ms BIGINT NOT NULL, n BIGINT NOT NULL,
+        s_total BIGINT NOT NULL, s_good BIGINT NOT NULL, s_scrap BIGINT NOT NULL,
+        produced BIGINT NOT NULL, good BIGINT NOT NULL, scrap BIGINT NOT NULL,
+        first_ts BIGINT, first_total BIGINT, first_good BIGINT, first_scrap BIGINT,
+        last_ts BIGINT, last_total BIGINT, last_good BIGINT, last_scrap BIGINT,
+        PRIMARY KEY (asset, hour_ms)""",
     "mes_audit": """
         seq BIGINT PRIMARY KEY, ts_ms BIGINT NOT NULL, actor VARCHAR NOT NULL,
         action VARCHAR NOT NULL, entity VARCHAR NOT NULL, entity_key VARCHAR NOT NULL,

@@ -63,7 +63,10 @@ class Timeline:
 
     @classmethod
     def from_rows(
-        cls, ts: Sequence[int], code: Sequence[int], reason: Sequence[str | None]
+        cls,
+        ts: Sequence[int] | Ints,
+        code: Sequence[int] | Ints,
+        reason: Sequence[str | None],
     ) -> Timeline:
         """Sort by time (stable) and keep the last listed state of each instant."""
         stamps = np.asarray(ts, dtype=np.int64).reshape(-1)

@@ -6,7 +6,7 @@ scoring on the ingest stream with ``ml.LiveScorer``.
 
 >>> from andon import ml
 >>> sorted(ml.TASKS)
-['failure', 'rul']
+['defects', 'failure', 'forecast', 'rootcause', 'rul', 'vision']
 >>> ml.ScoringConfig().every_ms
 5000
 """

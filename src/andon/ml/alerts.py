@@ -9,6 +9,11 @@ row of the ``alerts`` table per episode, keyed by asset, kind, tag and opening t
 replayed batch rewrites the same row. For signals where low is bad (remaining useful
 life), the policy says ``higher_is_worse=False``.
 
+Someone who has seen an alert **acknowledges** it (:func:`acknowledge`): who and when are
+stored with the alert and survive restarts; the alert stays open until its signal clears.
+Listeners (``on_alert``, :meth:`AlertBook.subscribe`) hear of each opening, escalation and
+closing; :func:`event_of` names which one it was.
+
 >>> from andon.historian import DuckDBHistorian
 >>> book = AlertBook(DuckDBHistorian(":memory:"))
 >>> policy = AlertPolicy(warning=0.5, critical=0.8, clear=0.3, confirm=2, clear_after_ms=0)
@@ -17,19 +22,30 @@ life), the policy says ``higher_is_worse=False``.
 [False, True, True, True]
 >>> [(a.severity, a.peak, a.closed_ms) for a in book.alerts()]
 [('critical', 0.9, 3)]
+>>> acknowledge(book.runner, book.alerts()[0].id, "user:ann", 5).acked_by
+'user:ann'
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from andon.historian.protocol import SqlRunner
 
-__all__ = ["Alert", "AlertBook", "AlertPolicy", "create_table"]
+__all__ = [
+    "Alert",
+    "AlertBook",
+    "AlertPolicy",
+    "acknowledge",
+    "alerts",
+    "create_table",
+    "event_of",
+    "openings",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -45,16 +61,30 @@ CREATE TABLE IF NOT EXISTS alerts (
     closed_ms   BIGINT,
     value       DOUBLE PRECISION NOT NULL,
     peak        DOUBLE PRECISION NOT NULL,
-    message     VARCHAR NOT NULL
+    message     VARCHAR NOT NULL,
+    acked_ms    BIGINT,
+    acked_by    VARCHAR
 )
 """
-_COLUMNS = "id, asset, kind, tag, severity, opened_ms, updated_ms, closed_ms, value, peak, message"
+# Tables created before acknowledgements existed get the columns on first use.
+_ACK_COLUMNS = (
+    "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS acked_ms BIGINT",
+    "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS acked_by VARCHAR",
+)
+_STORED = "id, asset, kind, tag, severity, opened_ms, updated_ms, closed_ms, value, peak, message"
+_COLUMNS = f"{_STORED}, acked_ms, acked_by"
 _SEVERITY_RANK = {"warning": 1, "critical": 2}
 
 
 def create_table(runner: SqlRunner) -> None:
-    """Create the ``alerts`` table if it does not exist."""
+    """Create the ``alerts`` table if it does not exist (adding newer columns to old ones)."""
     runner.sql(_TABLE)
+    if not runner.sql(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = 'alerts' AND column_name = 'acked_by'"
+    ):
+        for statement in _ACK_COLUMNS:
+            runner.sql(statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +126,15 @@ class Alert:
     value: float
     peak: float
     message: str
+    acked_ms: int | None = None
+    acked_by: str | None = None
 
     @property
     def id(self) -> str:
         return f"{self.asset}|{self.kind}|{self.tag}|{self.opened_ms}"
 
     def row(self) -> list[Any]:
+        """The stored columns but the acknowledgement (which only :func:`acknowledge` sets)."""
         return [
             self.id,
             self.asset,
@@ -130,6 +163,8 @@ class Alert:
             "value": self.value,
             "peak": self.peak,
             "message": self.message,
+            "acked_ms": self.acked_ms,
+            "acked_by": self.acked_by,
         }
 
 
@@ -157,9 +192,9 @@ class AlertBook:
         on_alert: Callable[[Alert], None] | None = None,
         refresh_ms: int = 60_000,
     ) -> None:
-        self._runner = runner
+        self.runner = runner
         self.refresh_ms = refresh_ms
-        self._on_alert = on_alert
+        self._listeners: list[Callable[[Alert], None]] = [] if on_alert is None else [on_alert]
         self._lock = threading.Lock()
         self._watches: dict[tuple[str, str, str], _Watch] = {}
         create_table(runner)
@@ -179,16 +214,23 @@ class AlertBook:
                 watch.stored_ms = ts_ms
         if changed is not None:
             _logger.info("alert %s %s: %s", changed.id, changed.severity, changed.message)
-            if self._on_alert is not None:
-                self._on_alert(changed)
+            for listener in list(self._listeners):
+                try:
+                    listener(changed)
+                except Exception:  # a listener's failure must not stop scoring
+                    _logger.exception("alert listener failed on %s", changed.id)
         return changed
+
+    def subscribe(self, listener: Callable[[Alert], None]) -> None:
+        """Call ``listener`` on every opening, escalation and closing (from the scoring thread)."""
+        self._listeners.append(listener)
 
     def _store(self, alert: Alert | None) -> None:
         if alert is None:
             return
         updates = "severity = ?, updated_ms = ?, closed_ms = ?, value = ?, peak = ?, message = ?"
-        self._runner.sql(
-            f"INSERT INTO alerts ({_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
+        self.runner.sql(
+            f"INSERT INTO alerts ({_STORED}) VALUES ({', '.join('?' * 11)}) "
             f"ON CONFLICT (id) DO UPDATE SET {updates}",
             [
                 *alert.row(),
@@ -210,9 +252,7 @@ class AlertBook:
         limit: int = 100,
     ) -> list[Alert]:
         """Stored alerts, newest first."""
-        return alerts(
-            self._runner, asset=asset, open_only=open_only, since_ms=since_ms, limit=limit
-        )
+        return alerts(self.runner, asset=asset, open_only=open_only, since_ms=since_ms, limit=limit)
 
 
 def _step(
@@ -242,6 +282,51 @@ def _step(
     return updated if escalated else None
 
 
+def openings(readings: Iterable[tuple[int, float]], policy: AlertPolicy) -> list[int]:
+    """When alerts would open on these (time, value) readings of one signal under ``policy``:
+    the same steps as :meth:`AlertBook.observe`, without storing anything (to choose levels).
+
+    >>> policy = AlertPolicy(warning=0.5, critical=0.8, clear=0.3, confirm=2, clear_after_ms=0)
+    >>> openings(enumerate([0.6, 0.7, 0.2, 0.6, 0.9, 0.9]), policy)
+    [1, 4]
+    """
+    watch, opened = _Watch(), []
+    for ts, value in readings:
+        before = watch.alert
+        _step(watch, "", "", "", ts, value, policy)
+        if before is None and watch.alert is not None:
+            opened.append(ts)
+    return opened
+
+
+def event_of(alert: Alert) -> str:
+    """What just happened to ``alert``: ``raised``, ``escalated``, ``cleared`` or ``acknowledged``
+    (an alert a listener or :func:`acknowledge` just returned).
+
+    >>> a = Alert("a/b/c/d/m", "failure_risk", "", "warning", 1, 1, None, 0.6, 0.6, "")
+    >>> closed = replace(a, updated_ms=3, closed_ms=3)
+    >>> event_of(a), event_of(replace(a, updated_ms=2)), event_of(closed)
+    ('raised', 'escalated', 'cleared')
+    """
+    if alert.closed_ms is not None and alert.closed_ms == alert.updated_ms:
+        return "cleared"
+    if alert.acked_ms is not None:
+        return "acknowledged"
+    return "raised" if alert.opened_ms == alert.updated_ms else "escalated"
+
+
+def acknowledge(runner: SqlRunner, alert_id: str, actor: str, ts_ms: int) -> Alert | None:
+    """Record that ``actor`` has seen alert ``alert_id`` (once: the first acknowledgement
+    stays); returns the stored alert, None when there is no such alert."""
+    create_table(runner)
+    runner.sql(
+        "UPDATE alerts SET acked_ms = ?, acked_by = ? WHERE id = ? AND acked_ms IS NULL",
+        [ts_ms, actor, alert_id],
+    )
+    rows = runner.sql(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", [alert_id])
+    return _alert(rows[0]) if rows else None
+
+
 def _message(kind: str, tag: str, value: float) -> str:
     subject = f"{kind.replace('_', ' ')}{f' on {tag}' if tag else ''}"
     return f"{subject}: {value:.3g}"
@@ -254,11 +339,15 @@ def alerts(
     open_only: bool = False,
     since_ms: int | None = None,
     limit: int = 100,
+    alert_id: str | None = None,
 ) -> list[Alert]:
     """Stored alerts, newest first; ``asset`` also matches the assets below it."""
     create_table(runner)
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
+    if alert_id is not None:
+        where.append("id = ?")
+        params.append(alert_id)
     if asset:
         where.append("(asset = ? OR asset LIKE ?)")
         params += [asset, f"{asset}/%"]
@@ -272,18 +361,21 @@ def alerts(
         "ORDER BY opened_ms DESC, id LIMIT ?",
         [*params, limit],
     )
-    return [
-        Alert(
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            int(r[5]),
-            int(r[6]),
-            None if r[7] is None else int(r[7]),
-            float(r[8]),
-            float(r[9]),
-            r[10],
-        )
-        for r in rows
-    ]
+    return [_alert(r) for r in rows]
+
+
+def _alert(r: tuple[Any, ...]) -> Alert:
+    return Alert(
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        int(r[5]),
+        int(r[6]),
+        None if r[7] is None else int(r[7]),
+        float(r[8]),
+        float(r[9]),
+        r[10],
+        None if r[11] is None else int(r[11]),
+        r[12],
+    )

@@ -21,6 +21,11 @@ back to the historian as samples of the machine (``ml_failure_risk``,
 them like any tag, and fed to the :class:`~andon.ml.alerts.AlertBook` (severity,
 hysteresis, de-duplication).
 
+Models come from the settings' ``ml:`` section (:meth:`ScoringConfig.from_settings`) or are
+attached while the stream runs (:meth:`LiveScorer.attach`, e.g. once they have been learned
+from the plant's history by :mod:`andon.ml.learn`). A model learned on the plant's own tags
+reads them by name; one learned elsewhere (AI4I) reads them by role.
+
 >>> from andon.historian import DuckDBHistorian
 >>> from andon.signals import Metrics
 >>> scorer = LiveScorer(DuckDBHistorian(":memory:"), ScoringConfig(every_ms=1000,
@@ -36,7 +41,7 @@ import fnmatch
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,13 +49,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from andon.errors import ConfigError
+from andon.config import MlSettings
+from andon.errors import AndonError, ConfigError
 from andon.historian.protocol import Historian, WriteBatch
 from andon.ml.alerts import Alert, AlertBook, AlertPolicy
 from andon.ml.anomaly import MultiDetector
 from andon.ml.features import find_roles
 from andon.ml.lives import LIFE, LifeTracker
-from andon.ml.registry import load_model
+from andon.ml.registry import load_model, read_card
 from andon.signals import Metrics, Record, Sample, StateChange, state_category
 
 __all__ = ["Attachment", "LiveScorer", "ScoringConfig"]
@@ -103,6 +109,9 @@ class ScoringConfig:
     rul: tuple[Attachment, ...] = ()
     rul_every_ms: int = 60_000  # one row of a life per minute of production, as in training
     rul_policy: AlertPolicy = RUL_POLICY
+    # Failure-policy levels a model card's calibrated ones replace (andon.ml.learn chooses
+    # them on held-out history); the levels the settings fix are left out.
+    calibrated: tuple[str, ...] = ("warning", "critical", "clear")
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> ScoringConfig:
@@ -126,6 +135,8 @@ class ScoringConfig:
             for key, value in mapping.items():
                 if key in {"failure", "rul"}:
                     values[key] = tuple(Attachment(**item) for item in value)
+                elif key == "calibrated":
+                    values[key] = tuple(value)
                 elif key.endswith("_policy"):
                     values[key] = AlertPolicy(**value)
                 elif key in {"anomaly_tags", "anomaly_exclude"}:
@@ -134,7 +145,55 @@ class ScoringConfig:
                     values[key] = value
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"ml scoring: {exc}") from exc
+        if "failure_policy" in values and "calibrated" not in values:
+            values["calibrated"] = ()  # levels set here win over a model card's
         return cls(**values)
+
+    @classmethod
+    def from_settings(cls, ml: MlSettings) -> ScoringConfig:
+        """From the ``ml:`` section of the settings (models by name in ``ml.models_dir``).
+
+        >>> config = ScoringConfig.from_settings(MlSettings(
+        ...     failure={"*/cnc*": "ai4i"}, failure_alert={"warning": 0.6}))
+        >>> config.failure[0].model, config.failure_policy.warning, config.failure_policy.clear
+        ('data/models/ai4i', 0.6, 0.3)
+        >>> config.calibrated  # a model card's calibrated levels still set these
+        ('critical', 'clear')
+        """
+        base = cls()
+        return cls(
+            failure=tuple(Attachment(str(ml.model_path(m)), p) for p, m in ml.failure.items()),
+            rul=tuple(Attachment(str(ml.model_path(m)), p) for p, m in ml.rul.items()),
+            every_ms=ml.every_ms,
+            anomaly=ml.anomaly,
+            detector_params={**base.detector_params, "probation": ml.anomaly_probation_s},
+            failure_policy=_override(base.failure_policy, ml.failure_alert, "failure_alert"),
+            rul_policy=_override(base.rul_policy, ml.rul_alert, "rul_alert"),
+            anomaly_policy=_override(base.anomaly_policy, ml.anomaly_alert, "anomaly_alert"),
+            calibrated=tuple(k for k in base.calibrated if k not in ml.failure_alert),
+        )
+
+
+def _override(policy: AlertPolicy, values: Mapping[str, float], name: str) -> AlertPolicy:
+    kinds = {f.name: type(getattr(policy, f.name)) for f in fields(policy)}
+    unknown = set(values) - set(kinds)
+    if unknown:
+        raise ConfigError(f"ml.{name}: unknown keys {sorted(unknown)}")
+    return replace(policy, **{key: kinds[key](value) for key, value in values.items()})
+
+
+def _calibrated(
+    policy: AlertPolicy, levels: Mapping[str, float], keys: Sequence[str]
+) -> AlertPolicy:
+    """``policy`` with a model card's alert levels for ``keys``, kept in order."""
+
+    def level(key: str, default: float) -> float:
+        return float(levels[key]) if key in keys and key in levels else default
+
+    warning = level("warning", policy.warning)
+    critical = max(level("critical", policy.critical), warning)
+    clear = min(level("clear", policy.clear), warning)
+    return replace(policy, warning=warning, critical=critical, clear=clear)
 
 
 @dataclass
@@ -162,7 +221,9 @@ class _RiskModel:
         columns: dict[str, Callable[[Mapping[str, float]], float]] = {}
         for column in plan.inputs:
             role = role_of.get(column)
-            if role is not None and role in by_role:
+            if column in tags:  # a model learned on this plant's own tags
+                columns[column] = _reader(column, None)
+            elif role is not None and role in by_role:
                 columns[column] = _reader(by_role[role], plan.kelvin.get(role))
             elif column in plan.defaults:
                 columns[column] = _constant(plan.defaults[column])
@@ -232,16 +293,58 @@ class LiveScorer:
         self._models = dict(models or {})
         self._states: dict[str, int] = {}
         self._risk: dict[str, list[_RiskModel]] = {}
+        self._risk_policy: dict[str, AlertPolicy] = {}
+        self._levels: dict[str, Mapping[str, float]] = {}
         self._rul: dict[str, list[_RulModel]] = {}
         self._detectors: dict[str, MultiDetector] = {}
         self._intervals: dict[str, _Interval] = {}
         self._latest: dict[str, dict[str, Any]] = {}
         self._watched_tags: dict[str, bool] = {}
 
+    def attach(
+        self,
+        *,
+        failure: tuple[Attachment, ...] | None = None,
+        rul: tuple[Attachment, ...] | None = None,
+        models: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Score with these failure and RUL models from now on (the others stay as they are).
+
+        ``models`` holds already loaded models by the attachments' paths. Machines bind to
+        the new models on their next record; anomaly detectors keep what they learned.
+        """
+        with self._lock:
+            if failure is not None:
+                self.config = replace(self.config, failure=failure)
+                self._risk.clear()
+                self._risk_policy.clear()
+            if rul is not None:
+                self.config = replace(self.config, rul=rul)
+                self._rul.clear()
+            self._models.update(models or {})
+            for path in models or {}:
+                self._levels.pop(path, None)  # read the new model's card
+
     def _model(self, path: str) -> Any:
         if path not in self._models:
-            self._models[path] = load_model(Path(path))[0]
+            self._models[path], card = load_model(Path(path))
+            self._levels[path] = card.options.get("alert", {})
         return self._models[path]
+
+    def _alert_levels(self, path: str) -> Mapping[str, float]:
+        """The alert levels calibrated for the model at ``path`` (its card), if any."""
+        if path not in self._levels:
+            try:
+                self._levels[path] = read_card(Path(path)).options.get("alert", {})
+            except AndonError:  # a model handed over without a registry card
+                self._levels[path] = {}
+        return self._levels[path]
+
+    def failure_policy(self, asset: str) -> AlertPolicy:
+        """The failure-risk alert policy of ``asset``: the settings' levels, and those its
+        model's card calibrated for the levels the settings leave open."""
+        with self._lock:
+            return self._risk_policy.get(asset, self.config.failure_policy)
 
     # -- the stream --------------------------------------------------------------------
 
@@ -330,6 +433,13 @@ class LiveScorer:
             self._risk[asset] = self._bind(
                 asset, self.config.failure, lambda model: _RiskModel.bind(model, tags)
             )
+            policy = self.config.failure_policy
+            for attachment in self.config.failure:
+                levels = self._alert_levels(attachment.model)
+                if fnmatch.fnmatch(asset, attachment.pattern) and levels:
+                    policy = _calibrated(policy, levels, self.config.calibrated)
+                    break  # the first model that scores the machine sets its levels
+            self._risk_policy[asset] = policy
         bound = self._risk[asset]
         if not bound:
             return None
@@ -360,7 +470,8 @@ class LiveScorer:
             risk = float(np.mean(interval.risks))
             samples.append(Sample(asset, RISK_TAG, ts, risk))
             latest.update(failure_risk=risk, ts_ms=ts)
-            self.book.observe(asset, "failure_risk", "", ts, risk, self.config.failure_policy)
+            policy = self._risk_policy.get(asset, self.config.failure_policy)
+            self.book.observe(asset, "failure_risk", "", ts, risk, policy)
         for tag, score in interval.anomalies.items():
             samples.append(Sample(asset, f"{ANOMALY_PREFIX}{tag}", ts, score))
             latest["anomaly"][tag] = score

@@ -22,7 +22,7 @@ import pandas as pd
 
 from andon.errors import InvalidRequest
 from andon.ml.registry import ModelCard
-from andon.ml.tables import TableError, read_table
+from andon.ml.tables import TableError, read_table, require_columns
 
 __all__ = [
     "EvaluateOptions",
@@ -32,6 +32,7 @@ __all__ = [
     "TrainOptions",
     "Trained",
     "features_of",
+    "labelled",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -119,6 +120,18 @@ class TableInput:
 
     def read(self, path: Path) -> pd.DataFrame:
         return read_table(path)
+
+
+def labelled(
+    frame: pd.DataFrame, options: TrainOptions
+) -> tuple[pd.DataFrame, pd.DataFrame, npt.NDArray[Any], str]:
+    """The rows of ``frame`` with a ``--target`` label, their features (all columns but the
+    target, ``--drop`` and ``--group``) and their labels, and the target's name."""
+    target: str = options.require("target")
+    require_columns(frame, [target], "--target")
+    rows = frame[frame[target].notna()].reset_index(drop=True)
+    exclude = [target, *options.drop, *([options.group] if options.group else [])]
+    return rows, features_of(rows, exclude), rows[target].to_numpy(), target
 
 
 def features_of(frame: pd.DataFrame, exclude: list[str]) -> pd.DataFrame:

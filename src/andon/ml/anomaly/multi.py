@@ -27,7 +27,7 @@ DETECTORS: dict[str, Callable[..., StreamingDetector]] = {
     "gaussian": GaussianWindow,
     "drift": PageHinkley,
 }
-ALARMS: dict[str, float] = {"discord": 0.99, "gaussian": 0.9999, "drift": 1.0}
+ALARMS: dict[str, float] = {"discord": 0.97, "gaussian": 0.9999, "drift": 1.0}
 
 
 def make_detector(kind: str, **params: Any) -> StreamingDetector:

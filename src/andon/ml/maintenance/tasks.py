@@ -33,6 +33,7 @@ from andon.ml.tasks import (
     Trained,
     TrainOptions,
     features_of,
+    labelled,
 )
 
 __all__ = ["FailureTask", "RulTask"]
@@ -46,11 +47,7 @@ class FailureTask(TableInput):
     name: ClassVar[str] = "failure"
 
     def train(self, frame: pd.DataFrame, options: TrainOptions) -> Trained:
-        target = options.require("target")
-        require_columns(frame, [target], "--target")
-        frame = frame[frame[target].notna()].reset_index(drop=True)
-        exclude = [target, *options.drop, *([options.group] if options.group else [])]
-        X, y = features_of(frame, exclude), frame[target].to_numpy()
+        frame, X, y, target = labelled(frame, options)
         leaked = derived_from_target(X, y)
         if leaked:
             raise TableError(

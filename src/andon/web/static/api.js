@@ -111,6 +111,7 @@ export const api = {
   spcTag: (asset, tag, from, to) => getJson("/spc", { asset, tag, from, to, chart: "imr" }),
   spcScrap: (asset, from, to) => getJson("/spc/scrap", { asset, from, to, chart: "p" }),
   order: (id) => getJson(`/orders/${encodeURIComponent(id)}`),
+  nextShift: (line) => getJson("/forecast/next-shift", { line }),
   importOrders: (from, to) =>
     sendJson("POST", `/orders/import?${new URLSearchParams({ from, to })}`),
   annotate: (asset, pieces) => sendJson("POST", "/downtime/annotations", { asset, pieces }),

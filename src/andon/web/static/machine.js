@@ -2,7 +2,7 @@
 // timeline, the six big losses, the downtime Pareto with its stops, and annotating a stop
 // with a reason from the plant's reason tree (operators and above).
 
-import { api } from "./api.js";
+import { api, getJson } from "./api.js";
 import { drawGantt } from "./charts.js";
 import { formatCount, formatDateTime, formatDuration, formatPercent, humanize, isNumber } from "./format.js";
 import { drawKpiTrend, drawNote, drawPareto, drawWaterfall } from "./kpi_charts.js";
@@ -123,7 +123,9 @@ async function refresh() {
   try {
     const [kpis, downtime, rows] = await Promise.all([
       kpisWithFallback(from, to),
-      api.downtime(view.asset, from, to, view.micro),
+      // The newest stops overall and of each reason: the table and its drill-down, without
+      // the thousands of micro-stops of a week (the Pareto still counts all of them).
+      getJson("/downtime", { asset: view.asset, from, to, micro: view.micro, limit: MAX_ROWS }),
       ganttRows(from, to),
     ]);
     showKpis(kpis.total);

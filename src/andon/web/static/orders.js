@@ -1,7 +1,8 @@
 // The order book: every order with its plan, status and progress from the machine counts
 // (good parts against the planned quantity, with a marker where the plan says it should be
-// by now). Operators import orders from the machines' order_start/order_end events. The
-// next-shift downtime forecast joins once a forecasting API exists.
+// by now). Operators import orders from the machines' order_start/order_end events. Below,
+// the next shift's downtime and energy forecast of each line (/forecast/next-shift), read
+// again every few minutes: a forecast does not change with every tick.
 
 import { api } from "./api.js";
 import { formatCount, formatDateTime, humanize, isNumber } from "./format.js";
@@ -12,10 +13,11 @@ const REFRESH_GAP_MS = 5000;
 const DETAILED = 30; // progress is read for this many orders (one request each)
 const IMPORT_HOURS = 24;
 const CLOSED = new Set(["completed", "cancelled"]);
+const FORECAST_EVERY_MS = 5 * 60 * 1000;
 
 const $ = (id) => document.getElementById(id);
 
-const view = { filter: "open", dataNow: null };
+const view = { filter: "open", dataNow: null, lines: [], forecastAt: 0 };
 const refresher = new Refresher(refresh, REFRESH_GAP_MS);
 
 function cell(content, className) {
@@ -108,6 +110,62 @@ async function refresh() {
   }
 }
 
+function linesOf(tree) {
+  const found = [];
+  const visit = (node) => {
+    if (node.level === "line") found.push(node.path);
+    (node.children ?? []).forEach(visit);
+  };
+  tree.forEach(visit);
+  return found;
+}
+
+/** "forecast [lower – upper]" of a quantity, or — when there is none. */
+function band(quantity) {
+  if (!quantity || !isNumber(quantity.forecast)) return "—";
+  const span = isNumber(quantity.lower) && isNumber(quantity.upper)
+    ? ` [${formatCount(Math.round(quantity.lower))} – ${formatCount(Math.round(quantity.upper))}]`
+    : "";
+  return `${formatCount(Math.round(quantity.forecast))}${span}`;
+}
+
+function pastError(quantity) {
+  if (!quantity || !isNumber(quantity.backtest_mae)) return "—";
+  const naive = isNumber(quantity.naive_mae) ? ` vs ${formatCount(Math.round(quantity.naive_mae))}` : "";
+  return `${formatCount(Math.round(quantity.backtest_mae))}${naive}`;
+}
+
+function forecastRow(forecast) {
+  const tr = document.createElement("tr");
+  tr.dataset.line = forecast.line;
+  tr.dataset.downtime = String(forecast.downtime?.forecast ?? "");
+  tr.append(
+    cell(forecast.line.split("/").slice(-2).join("/")),
+    cell(forecast.shift),
+    cell(band(forecast.downtime), "num"),
+    cell(band(forecast.energy), "num"),
+    cell(forecast.downtime?.method ?? "—"),
+    cell(pastError(forecast.downtime), "num"),
+  );
+  return tr;
+}
+
+async function refreshForecasts() {
+  view.forecastAt = Date.now();
+  try {
+    if (view.lines.length === 0) view.lines = linesOf(await api.assets());
+    // A line with nothing to forecast (an ambient station, no machines) is left out.
+    const settled = await Promise.allSettled(view.lines.map((line) => api.nextShift(line)));
+    const forecasts = settled.filter((r) => r.status === "fulfilled").map((r) => r.value);
+    $("forecasts").replaceChildren(...forecasts.map(forecastRow));
+    $("forecasts").dataset.count = String(forecasts.length);
+    $("forecast-error").hidden = true;
+  } catch (err) {
+    $("forecast-error").textContent = err.message;
+    $("forecast-error").hidden = false;
+  }
+}
+
 async function importOrders() {
   const to = view.dataNow ?? Date.now();
   try {
@@ -142,10 +200,12 @@ async function start() {
     onTick: (tick) => {
       view.dataNow = tick.latest_ts ?? tick.now;
       refresher.kick();
+      if (Date.now() - view.forecastAt > FORECAST_EVERY_MS) refreshForecasts();
     },
   });
   $("import-orders").hidden = !hasRole("operator");
   refresher.kick(true);
+  refreshForecasts();
 }
 
 start();
