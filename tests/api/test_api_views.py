@@ -13,6 +13,7 @@ from andon.api import create_app
 from andon.config import Settings
 from andon.historian import DuckDBHistorian, WriteBatch
 from andon.mes import spc_live
+from andon.ml import alerts as ml_alerts
 from andon.signals import Metrics, StateChange
 
 T0 = 1_763_704_800_000  # 2025-11-21T06:00:00Z
@@ -145,3 +146,43 @@ def test_tiles_count_the_live_spc_alerts_of_their_machine(client: TestClient) ->
     machines = {m["asset"]: m for m in client.get("/api/v1/overview").json()["machines"]}
     assert (machines[M1]["alerts"], machines[M1]["last_alert"]) == (2, "rule 1: beyond the limits")
     assert (machines[M2]["alerts"], machines[M2]["last_alert"]) == (0, None)
+
+
+def test_tiles_count_the_open_alerts_of_live_scoring(client: TestClient) -> None:
+    historian = client.app.state.historian  # type: ignore[attr-defined]
+    now = client.get("/api/v1/overview").json()["now"]
+    ml_alerts.create_table(historian)  # as the live scorer's AlertBook stores them
+    stored = [
+        ml_alerts.Alert(
+            M2,
+            "failure",
+            "ml_failure_risk",
+            "critical",
+            now - 9_000,
+            now - 2_000,
+            None,
+            0.9,
+            0.95,
+            "failure risk 0.90",
+        ),
+        ml_alerts.Alert(
+            M2,
+            "anomaly",
+            "temp_c",
+            "warning",
+            now - 90_000,
+            now - 80_000,
+            now - 70_000,
+            0.99,
+            0.99,
+            "closed: not counted",
+        ),
+    ]
+    for alert in stored:
+        columns = (
+            "id, asset, kind, tag, severity, opened_ms, updated_ms, closed_ms, value, peak, message"
+        )
+        historian.sql(f"INSERT INTO alerts ({columns}) VALUES ({', '.join('?' * 11)})", alert.row())
+    client.app.state.writes = getattr(client.app.state, "writes", 0) + 1  # type: ignore[attr-defined]
+    machines = {m["asset"]: m for m in client.get("/api/v1/overview").json()["machines"]}
+    assert (machines[M2]["alerts"], machines[M2]["last_alert"]) == (1, "failure risk 0.90")

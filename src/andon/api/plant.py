@@ -15,6 +15,7 @@ from andon.api.deps import HistorianDep, NowDep
 from andon.api.production import PolicyDep
 from andon.historian import AssetInfo
 from andon.mes import spc_live
+from andon.ml.alerts import alerts as ml_alerts
 from andon.namespace import LEVELS, cells
 from andon.signals import STATE_NAMES, state_category
 
@@ -177,14 +178,17 @@ def _overview(
 def _attach_alerts(
     historian: HistorianDep, machines: list[MachineStatus], start: int, now: int
 ) -> None:
-    """Count each machine's live SPC alerts in the OEE window (newest first from the store)."""
-    found = spc_live.alerts(historian, start_ms=start, end_ms=now, limit=MAX_ALERTS)
-    by_asset: dict[str, list[str]] = {}
-    for alert in found:
-        by_asset.setdefault(alert.asset, []).append(alert.message)
+    """Count each machine's alerts: live SPC alerts in the OEE window and the open alerts of
+    live scoring (failure risk, remaining life, anomalies); the newest one's message shown."""
+    by_asset: dict[str, list[tuple[int, str]]] = {}
+    for spc in spc_live.alerts(historian, start_ms=start, end_ms=now, limit=MAX_ALERTS):
+        by_asset.setdefault(spc.asset, []).append((spc.ts_ms, spc.message))
+    for scored in ml_alerts(historian, open_only=True, limit=MAX_ALERTS):
+        by_asset.setdefault(scored.asset, []).append((scored.updated_ms, scored.message))
     for machine in machines:
-        messages = by_asset.get(machine.asset, [])
-        machine.alerts, machine.last_alert = len(messages), (messages[0] if messages else None)
+        messages = sorted(by_asset.get(machine.asset, []), reverse=True)
+        machine.alerts = len(messages)
+        machine.last_alert = messages[0][1] if messages else None
 
 
 def _machine_status(
