@@ -216,3 +216,47 @@ class _PipelineSink:
     def send(self, messages: list[tuple[str, bytes]]) -> None:
         for topic, payload in messages:
             self.pipeline.submit(topic, payload)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ingest_with_the_api_scores_what_it_writes(tmp_path: Path) -> None:
+    """One process on a DuckDB file (`andon ingest --http-port`): it writes and scores."""
+    factory = sim.Factory(_line(tmp_path), seed=7, start_ms=T0)
+    cnc1 = factory.machines[0].path
+    database = tmp_path / "plant.duckdb"
+    historian = DuckDBHistorian(database)
+    try:
+        with Pipeline(historian, IngestSettings(batch_size=5000)) as pipeline:
+            sim.run(factory, _PipelineSink(pipeline), until_ms=T0 + 600_000)
+        _trained(historian, cnc1, T0, T0 + 600_000, tmp_path / "models")
+        before = _count(historian, cnc1)
+    finally:
+        historian.close()
+    history_end = factory.now_ms
+    config = tmp_path / "andon.yaml"
+    ml = {"models_dir": str(tmp_path / "models"), "failure": {"*/cnc*": "cnc-failure"}}
+    config.write_text(
+        yaml.safe_dump({"ml": {**ml, "learn": False, "anomaly": False, "every_ms": 1000}}),
+        encoding="utf-8",
+    )
+    with EmbeddedBroker(kind="mosquitto") as broker:
+        command = ["ingest", "-c", str(config), "--broker", broker.url, "--db", str(database)]
+        command += ["--buffer", str(tmp_path / "b"), "--http-port", str(free_port())]
+        worker = _Andon(command, tmp_path / "ingest.log")
+        try:
+            _wait_for(lambda: "ingesting from" in worker.output(), "ingest")
+            with sim.MqttPublisher(broker.host, broker.port, client_id="ingest-test") as out:
+                sim.run(factory, out, until_ms=history_end + 300_000)  # five live minutes
+            time.sleep(8)  # a few polls of the tail
+        finally:
+            code = _stopped(worker, signal.SIGTERM)
+        assert code == 0, worker.output()
+    historian = DuckDBHistorian(database, read_only=True)
+    try:
+        assert _count(historian, cnc1) > before + 10, worker.output()
+        risk = next(t for t in historian.tags(cnc1) if t.name == "ml_failure_risk")
+        assert historian.series(risk.id, history_end + 60_000, history_end + 300_000)  # live
+    finally:
+        historian.close()
+    assert "Traceback" not in worker.output()

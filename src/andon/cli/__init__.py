@@ -160,14 +160,7 @@ def serve(
             server.start()
             _console.print(f"serving {target} on {server.url}  (Ctrl-C stops)")
             if scorer is not None:
-                tail = HistorianTail(
-                    historian,
-                    scorer,
-                    learn=settings.ml.learn,
-                    models_dir=Path(settings.ml.models_dir),
-                    every_s=max(1.0, settings.ml.every_ms / 1000),
-                    say=_console.print,
-                )
+                tail = HistorianTail.from_settings(historian, scorer, settings.ml, _console.print)
                 tail.start()
             threading.Event().wait(duration)
         except KeyboardInterrupt:

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from andon.cli.guard import guarded, stop_on_signals
-from andon.cli.runtime import ApiServer, RateMeter
+from andon.cli.runtime import ApiServer, HistorianTail, RateMeter, live_scorer
 from andon.connect import SparkplugSession
 from andon.errors import ConfigError
 from andon.historian import DuckDBHistorian, Historian, open_historian
@@ -220,10 +220,15 @@ def deadletters_replay(
 def _serve_api(service: IngestService, stack: contextlib.ExitStack) -> None:
     # The API is typed for DuckDBHistorian today; PostgresHistorian has the same methods.
     historian = cast(DuckDBHistorian, service.historian)
-    server = ApiServer(service.settings, historian, service.pipeline)
+    scorer = live_scorer(service.settings, historian)
+    server = ApiServer(service.settings, historian, service.pipeline, scorer=scorer)
     server.start()
     stack.callback(server.stop)
     _console.print(f"API and dashboard on {server.url}")
+    if scorer is not None:  # live scoring of what this worker writes (the ml: settings)
+        tail = HistorianTail.from_settings(historian, scorer, service.settings.ml, _console.print)
+        tail.start()
+        stack.callback(tail.stop)  # before the server's stop: callbacks run last-in first
 
 
 def _report(service: IngestService, every: float, duration: float | None) -> None:

@@ -26,7 +26,7 @@ import uvicorn
 
 from andon.api import create_app
 from andon.api.ml import publish_alert
-from andon.config import Settings
+from andon.config import MlSettings, Settings
 from andon.errors import AndonError
 from andon.historian import DuckDBHistorian, Historian
 from andon.ingest import Pipeline
@@ -215,6 +215,20 @@ class HistorianTail:
         self.read_to_ms: int | None = None  # metrics before this have been scored
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="andon-ml-tail", daemon=True)
+
+    @classmethod
+    def from_settings(
+        cls, historian: Historian, scorer: LiveScorer, ml: MlSettings, say: Callable[[str], None]
+    ) -> HistorianTail:
+        """The tail the ``ml:`` settings ask for: learning or not, polling every ``every_ms``."""
+        return cls(
+            historian,
+            scorer,
+            learn=ml.learn,
+            models_dir=Path(ml.models_dir),
+            every_s=max(1.0, ml.every_ms / 1000),
+            say=say,
+        )
 
     def start(self) -> None:
         self._thread.start()
