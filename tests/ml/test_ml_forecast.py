@@ -63,6 +63,11 @@ def test_features_never_see_the_future() -> None:
     changed[2001:] += 1000  # everything after the first origin
     after = lag_features(changed, origins, horizons, 96, *clock)
     pd.testing.assert_frame_equal(before.iloc[:699], after.iloc[:699])
+    short = np.arange(1, 96)  # under a day ahead: the recent-dynamics features too
+    before = lag_features(y, origins, short, 96, *clock, short=True)
+    after = lag_features(changed, origins, short, 96, *clock, short=True)
+    assert {"diff_0", "std_16", "day_ago_step", "week_ago_step"} <= set(before.columns)
+    pd.testing.assert_frame_equal(before.iloc[:95], after.iloc[:95])
     naive = SeasonalNaive(96).forecast_many(y, origins, 96, clock)
     np.testing.assert_array_equal(naive[0], y[2001 - 96 : 2097 - 96])
 
@@ -116,6 +121,26 @@ def test_mstl_and_the_blend_are_judged_on_the_same_origins_as_the_naive_ones() -
     assert set(report["models"]) == {"gbm", "mstl", "blend"}
     assert report["models"]["mstl"]["points"] == report["stat_subset"]["naive_day"]["points"]
     assert report["models"]["mstl"]["mae"] < report["stat_subset"]["naive_day"]["mae"]
+
+
+def test_the_metric_that_chooses_also_sets_the_loss() -> None:
+    """Below a day ahead RMSE chooses on the calibration window and LightGBM learns L2."""
+    series = regular_series(_plant(days=21, seed=6), "when", "kwh")
+    short = fit_forecaster(series, 4, params=FAST)
+    calibration = short.report["training"]["calibration"]
+    assert calibration["metric"] == "rmse"
+    assert short.forecaster.gbm.objective == "l2"
+    scores = calibration["scores"]
+    assert scores[short.report["training"]["chosen"]]["rmse"] == min(
+        s["rmse"] for s in scores.values()
+    )
+    by_mae = fit_forecaster(series, 4, params={**FAST, "metric": "mae"})
+    assert by_mae.report["training"]["calibration"]["metric"] == "mae"
+    assert by_mae.forecaster.gbm.objective == "l1"
+    given = fit_forecaster(series, 4, params={**FAST, "objective": "huber"})
+    assert given.forecaster.gbm.objective == "huber"  # an explicit loss is kept
+    with pytest.raises(ValueError, match="metric"):
+        fit_forecaster(series, 4, params={**FAST, "metric": "mape"})
 
 
 def test_cli_train_predict_evaluate(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 :func:`fit_forecaster` learns a :class:`Forecaster` honestly in three consecutive windows
 of the history: the gradient-boosted model is fitted on everything before a calibration
 window (two weeks by default); on that window, rolling origins measure each model's
-errors, which choose the model for this horizon (LightGBM, MSTL, or their mean) and size
+errors, which choose the model for this horizon (LightGBM, MSTL, or their mean) by the
+horizon's metric (RMSE for forecasts shorter than a day, MAE from a day on) and size
 the prediction intervals (split conformal, scaled by the hour of day of the target: a
 plant's error is large while it works and small at night); after it, forecasts are
 judged. :func:`backtest` judges any fitted forecaster from rolling origins against the
@@ -55,6 +56,17 @@ Ints = npt.NDArray[np.intp]
 _HOUR = pd.Timedelta(hours=1)
 CHOICES = ("gbm", "mstl", "blend", "naive_day", "naive_week")
 """The forecasts a :class:`Forecaster` can stand on; calibration picks one per horizon."""
+METRICS = {"mae": "l1", "rmse": "l2"}
+"""The metrics that can choose the model, each with the LightGBM loss that minimises it."""
+
+
+def default_metric(horizon: int, day: int) -> str:
+    """RMSE for forecasts shorter than a day (large misses matter), MAE from a day on.
+
+    >>> default_metric(1, 96), default_metric(96, 96)
+    ('rmse', 'mae')
+    """
+    return "rmse" if horizon < day else "mae"
 
 
 def point_metrics(truth: Floats, forecast: Floats) -> dict[str, float]:
@@ -212,22 +224,29 @@ class _Setup:
     level: float
     calibration: int
     stat_origins: int
+    metric: str
     gbm_params: dict[str, Any]
 
 
 def _setup(series: RegularSeries, horizon: int, params: dict[str, Any]) -> _Setup:
     day = series.steps_per_day
     gbm_keys = set(GbmForecaster.__dataclass_fields__) - {"horizon", "day", "model_", "features_"}
-    unknown = set(params) - gbm_keys - {"level", "calibration_days", "stat_origins"}
+    unknown = set(params) - gbm_keys - {"level", "calibration_days", "stat_origins", "metric"}
     if unknown:
         raise ValueError(f"unknown forecast parameters {sorted(unknown)}")
+    metric = str(params.get("metric", default_metric(horizon, day)))
+    if metric not in METRICS:
+        raise ValueError(f"metric {metric!r}: expected one of {sorted(METRICS)}")
+    gbm_params = {k: v for k, v in params.items() if k in gbm_keys}
+    gbm_params.setdefault("objective", METRICS[metric])
     return _Setup(
         horizon=horizon,
         day=day,
         level=float(params.get("level", 0.8)),
         calibration=int(float(params.get("calibration_days", 14)) * day),
         stat_origins=int(params.get("stat_origins", 20)),
-        gbm_params={k: v for k, v in params.items() if k in gbm_keys},
+        metric=metric,
+        gbm_params=gbm_params,
     )
 
 
@@ -266,11 +285,12 @@ def _calibrate(
         }
         errors["mstl"], errors["blend"] = stat - stat_truth, same["blend"] - stat_truth
         chosen_origins["mstl"] = chosen_origins["blend"] = stat_origins
-    choice = min(scores, key=lambda name: scores[name]["mae"])
+    choice = min(scores, key=lambda name: scores[name][setup.metric])
     targets = chosen_origins[choice][:, None] + np.arange(1, setup.horizon + 1)[None, :]
     pool = max(1, int(np.ceil(setup.horizon / 12)))
     intervals = Intervals.calibrate(errors[choice], _hours(calendar, targets), setup.level, pool)
-    return choice, intervals, {"scores": scores, "origins": len(chosen_origins[choice])}
+    info = {"metric": setup.metric, "scores": scores, "origins": len(chosen_origins[choice])}
+    return choice, intervals, info
 
 
 def _stage(
@@ -414,8 +434,10 @@ def fit_forecaster(
     """Backtest from ``test_start`` (default: the last quarter), then refit on everything.
 
     ``params``: ``level`` (interval coverage, 0.8), ``calibration_days`` (14),
-    ``stat_origins`` (MSTL fits per backtest, 20; 0 leaves MSTL out) and
-    :class:`GbmForecaster`'s own (``n_estimators``, ``objective``, ``max_rows``, ...).
+    ``stat_origins`` (MSTL fits per backtest, 20; 0 leaves MSTL out), ``metric`` (``mae``
+    or ``rmse``, what the calibration window chooses the model by; default
+    :func:`default_metric`) and :class:`GbmForecaster`'s own (``n_estimators``,
+    ``max_rows``, ...; ``objective`` defaults to the metric's loss, L1 or L2).
     """
     if horizon < 1:
         raise ValueError("the horizon must be at least one step")

@@ -7,7 +7,9 @@ one season earlier (``y[t - 96]`` for 15-minute data a day back, ``y[t - 672]`` 
 weekly season and an exponential-smoothing trend, fitted on the last weeks before each
 origin. :class:`GbmForecaster` is LightGBM on lags at the origin, the values one day and
 one to three weeks before each target time, rolling means and the target's calendar,
-with the horizon as a feature (direct, one model for every step ahead).
+with the horizon as a feature (direct, one model for every step ahead); below a day ahead
+it also sees the recent dynamics (more lags, differences, rolling spreads, and the move
+over the same steps a day and a week before).
 
 >>> CLOCK = (pd.Timestamp("2024-01-01"), pd.Timedelta("15min"))
 >>> y = np.tile(np.r_[np.zeros(4), np.ones(4)], 6).astype(float)
@@ -42,6 +44,7 @@ Calendar = tuple[pd.Timestamp, pd.Timedelta]
 
 _ORIGIN_LAGS = (0, 1, 2, 3, 4, 8)
 _MEANS = (4, 16)
+_SHORT_LAGS = (5, 6, 7)
 
 
 def _take(y: Floats, index: Ints) -> Floats:
@@ -59,11 +62,14 @@ def lag_features(
     day: int,
     start: pd.Timestamp,
     step: pd.Timedelta,
+    short: bool = False,
 ) -> pd.DataFrame:
     """One row per (origin, horizon): what is known at the origin about the target time.
 
     Only values at or before the origin enter (the season lags step back whole days until
-    they do), so a row never sees its own future.
+    they do), so a row never sees its own future. ``short`` (forecasts under a day ahead)
+    adds the recent dynamics: lags 5-7, the last steps' differences, rolling spreads and
+    how the series moved over the same steps a day and a week earlier.
     """
     week = 7 * day
     o = np.repeat(origins, len(horizons)).astype(np.intp)
@@ -78,6 +84,20 @@ def lag_features(
         columns[f"mean_{width}"] = np.where(
             lo >= 0, (cum[o + 1] - cum[np.maximum(lo, 0)]) / width, np.nan
         )
+    if short:
+        for lag in _SHORT_LAGS:
+            columns[f"lag_{lag}"] = _take(y, o - lag)
+        for lag in range(4):
+            columns[f"diff_{lag}"] = _take(y, o - lag) - _take(y, o - lag - 1)
+        squares = np.concatenate([[0.0], np.cumsum(y * y)])
+        for width in _MEANS:
+            lo = o + 1 - width
+            base = np.maximum(lo, 0)
+            mean = (cum[o + 1] - cum[base]) / width
+            var = np.maximum((squares[o + 1] - squares[base]) / width - mean * mean, 0.0)
+            columns[f"std_{width}"] = np.where(lo >= 0, np.sqrt(var), np.nan)
+        for name, back in (("day", day), ("week", week)):  # the same move a season ago
+            columns[f"{name}_ago_step"] = _take(y, target - back) - _take(y, o - back)
     days_back = np.maximum(1, -(-h // day))  # whole days back to reach at or before the origin
     daily = np.stack([_take(y, target - day * (days_back + k)) for k in range(7)])
     columns["day_ago"] = daily[0]
@@ -144,6 +164,8 @@ class GbmForecaster:
     horizon: int
     day: int
     objective: str = "l1"
+    """LightGBM's loss; :func:`~andon.ml.forecast.backtest.fit_forecaster` sets it to match
+    the metric that chooses the model (L1 for MAE, L2 for RMSE) unless it is given."""
     n_estimators: int = 800
     learning_rate: float = 0.03
     num_leaves: int = 31
@@ -189,7 +211,7 @@ class GbmForecaster:
         if last < first:
             raise ValueError(f"too little history to learn {self.horizon} steps ahead")
         origins, horizons = self._training_rows(first, last)
-        X = lag_features(y, origins, horizons, self.day, *calendar)
+        X = lag_features(y, origins, horizons, self.day, *calendar, self.horizon < self.day)
         target = y[np.repeat(origins, len(horizons)) + np.tile(horizons, len(origins))]
         self.model_ = lgb.LGBMRegressor(
             objective=self.objective,
@@ -214,7 +236,8 @@ class GbmForecaster:
         if horizon > self.horizon:
             raise ValueError(f"trained for {self.horizon} steps ahead, asked for {horizon}")
         horizons = np.arange(1, horizon + 1, dtype=np.intp)
-        X = lag_features(y, origins, horizons, self.day, *calendar)
+        short = "diff_0" in self.features_  # as trained (models saved before it lack them)
+        X = lag_features(y, origins, horizons, self.day, *calendar, short)
         return np.asarray(self.model_.predict(X), dtype=np.float64).reshape(len(origins), horizon)
 
     def importances(self) -> dict[str, float]:

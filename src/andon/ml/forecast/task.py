@@ -73,6 +73,7 @@ class ForecastTask(TableInput):
             params={
                 **model.gbm.get_params(),
                 "choice": model.choice,
+                "metric": report["training"]["calibration"]["metric"],
                 "level": model.intervals.level,
                 "stat_origins": int(options.params.get("stat_origins", 20)),
             },

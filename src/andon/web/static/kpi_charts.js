@@ -20,6 +20,8 @@ function layout(extra = {}) {
   };
 }
 
+const DENSE = 60; // periods from which the trend's lines go without markers
+
 const pct = (ratio) => (isNumber(ratio) ? ratio * 100 : null);
 
 /** An empty chart with a message and no axes (these charts have no time axis to keep). */
@@ -53,9 +55,12 @@ function periodLabel(period) {
 export function drawKpiTrend(el, periods) {
   if (periods.length === 0) return drawNote(el, "No periods in this window");
   const x = periods.map(periodLabel);
+  // A week per hour is 168 periods: three lines of markers would be 500 more SVG nodes to
+  // draw on every load, and the lines read the same without them.
+  const mode = periods.length < DENSE ? "lines+markers" : "lines";
   const line = (name, key, colour, dash) => ({
     type: "scatter",
-    mode: "lines+markers",
+    mode,
     name,
     x,
     y: periods.map((p) => pct(p[key])),

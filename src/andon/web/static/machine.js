@@ -120,21 +120,31 @@ async function refresh() {
   const to = view.dataNow;
   const from = to - view.hours * HOUR_MS;
   $("machine-error").hidden = true;
+  // Each answer is drawn as soon as it is here: the timeline and the stops usually come
+  // before the KPIs (the slowest call), so their drawing overlaps the server's work.
+  const kpis = kpisWithFallback(from, to).then(async (answer) => {
+    showKpis(answer.total);
+    await drawKpiTrend($("kpi-trend"), answer.periods ?? []);
+    return answer;
+  });
+  // The newest stops overall and of each reason: the table and its drill-down, without the
+  // thousands of micro-stops of a week (the Pareto still counts all of them).
+  const downtime = getJson("/downtime", {
+    asset: view.asset,
+    from,
+    to,
+    micro: view.micro,
+    limit: MAX_ROWS,
+  }).then(showDowntime);
+  const gantt = ganttRows(from, to).then((rows) =>
+    drawGantt($("gantt"), rows, from, to, `${view.asset}|${view.hours}`),
+  );
   try {
-    const [kpis, downtime, rows] = await Promise.all([
-      kpisWithFallback(from, to),
-      // The newest stops overall and of each reason: the table and its drill-down, without
-      // the thousands of micro-stops of a week (the Pareto still counts all of them).
-      getJson("/downtime", { asset: view.asset, from, to, micro: view.micro, limit: MAX_ROWS }),
-      ganttRows(from, to),
-    ]);
-    showKpis(kpis.total);
-    drawKpiTrend($("kpi-trend"), kpis.periods ?? []);
-    drawGantt($("gantt"), rows, from, to, `${view.asset}|${view.hours}`);
-    drawWaterfall($("waterfall"), kpis.total);
-    showDowntime(downtime);
+    const [answer] = await Promise.all([kpis, downtime, gantt]);
     document.body.dataset.asset = view.asset;
-    document.body.dataset.oee = String(kpis.total.oee ?? "");
+    document.body.dataset.oee = String(answer.total.oee ?? "");
+    // Below the fold on most screens: drawn last, after what is in sight.
+    drawWaterfall($("waterfall"), answer.total);
   } catch (err) {
     $("machine-error").textContent = err.message;
     $("machine-error").hidden = false;
@@ -297,6 +307,11 @@ async function start() {
     closeAnnotation();
     showEvents();
   });
+  // The asset tree, the reasons and the data clock are asked for while the sign-in is
+  // checked, not after it. If the check sends the browser to the sign-in page, these fail
+  // (401) and nobody waits for them: the catch keeps that from being an unhandled rejection.
+  const early = Promise.all([api.assets(), api.reasons(), api.health()]);
+  early.catch(() => {});
   await startShell({
     page: "machine",
     onTick: (tick) => {
@@ -304,7 +319,9 @@ async function start() {
       refresher.kick();
     },
   });
-  const [tree, reasons] = await Promise.all([api.assets(), api.reasons()]);
+  const [tree, reasons, health] = await early;
+  // The first live tick may still be on its way: the health answer carries the same clock.
+  if (!isNumber(view.dataNow)) view.dataNow = (health.latest_ts ?? health.now) + 1;
   fillAssets(tree);
   fillReasons(reasons);
   if (!view.asset || !view.cells.has(view.asset)) view.asset = [...view.cells.keys()][1] ?? null;
