@@ -9,18 +9,14 @@ machines' ``ml_failure_risk`` samples must appear for the live minutes.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
 import pytest
 import yaml
 
@@ -34,24 +30,7 @@ from andon.ml.lives import producing_rows
 from andon.ml.maintenance import FailureClassifier
 from andon.ml.registry import ModelCard, save_model
 
-PG_URL = os.environ.get("ANDON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = 1_763_700_000_000
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    name = f"andon_t_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}"))
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _line(tmp_path: Path) -> sim.Scenario:
@@ -160,7 +139,8 @@ def _count(historian: Historian, asset: str) -> int:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_serve_scores_what_ingest_writes(database: str, tmp_path: Path) -> None:
+def test_serve_scores_what_ingest_writes(pg_database: str, tmp_path: Path) -> None:
+    database = pg_database
     factory = sim.Factory(_line(tmp_path), seed=7, start_ms=T0)
     cnc1 = factory.machines[0].path
     historian = PostgresHistorian(database)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
-from andon.historian import AssetInfo, DuckDBHistorian, Historian, PostgresHistorian, WriteBatch
+from andon.historian import AssetInfo, DuckDBHistorian, Historian, WriteBatch
 from andon.mes import Calendar, audit, load_calendar, oee_for_asset, save_calendar, store
 from andon.mes.downtime import annotate, list_annotations
 from andon.mes.genealogy import Lot, create_lot, link, trace
@@ -18,33 +15,15 @@ from andon.mes.progress import import_order_events, order_progress
 from andon.mes.reasons import ReasonTree, load_reasons, save_reasons
 from andon.signals import CountUpdate, Event, StateChange
 
-PG_URL = os.environ.get("ANDON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = 1_767_225_600_000
 MIN = 60_000
 M1 = "acme/p1/mach/l1/m1"
 
 
-def _postgres() -> Iterator[Historian]:
-    try:
-        psycopg.connect(PG_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    historian = PostgresHistorian(PG_URL, schema=schema)
-    try:
-        yield historian
-    finally:
-        historian.close()
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.integration)])
 def db(request: pytest.FixtureRequest) -> Iterator[Historian]:
     if request.param == "postgresql":
-        yield from _postgres()
+        yield request.getfixturevalue("pg_historian")
         return
     historian = DuckDBHistorian(":memory:")
     yield historian

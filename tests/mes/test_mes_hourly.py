@@ -3,24 +3,20 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from itertools import pairwise
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from andon.historian import AssetInfo, DuckDBHistorian, Historian, PostgresHistorian, WriteBatch
+from andon.historian import AssetInfo, DuckDBHistorian, Historian, WriteBatch
 from andon.mes import count_deltas, hourly, oee_for_asset
 from andon.mes.history import read_history
 from andon.mes.states import OeePolicy, account
 from andon.mes.timeline import Timeline, resolve
 from andon.signals import CountUpdate, StateChange
 
-PG_URL = os.environ.get("ANDON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 H = hourly.HOUR_MS
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z, an hour boundary
 CELLS = ["acme/p1/a/l1/m1", "acme/p1/a/l1/m2"]
@@ -91,27 +87,10 @@ def test_rollup_equals_raw_with_late_data_and_resets(data: st.DataObject) -> Non
         db.close()
 
 
-def _postgres() -> Iterator[Historian]:
-    try:
-        psycopg.connect(PG_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    historian = PostgresHistorian(PG_URL, schema=schema)
-    try:
-        yield historian
-    finally:
-        historian.close()
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.integration)])
 def db(request: pytest.FixtureRequest) -> Iterator[Historian]:
     if request.param == "postgresql":
-        yield from _postgres()
+        yield request.getfixturevalue("pg_historian")
         return
     historian = DuckDBHistorian(":memory:")
     yield historian

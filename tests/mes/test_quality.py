@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
 
 from andon.errors import InvalidRequest
@@ -16,32 +13,14 @@ from andon.historian import DuckDBHistorian, PostgresHistorian
 from andon.mes import audit, quality
 from andon.mes.quality import Inspection, QualityFilter
 
-PG_URL = os.environ.get("ANDON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = 1_763_712_000_000
 LINE = "acme/p1/mach/l1"
-
-
-def _postgres() -> Iterator[PostgresHistorian]:
-    try:
-        psycopg.connect(PG_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    historian = PostgresHistorian(PG_URL, schema=schema)
-    try:
-        yield historian
-    finally:
-        historian.close()
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.integration)])
 def historian(request: pytest.FixtureRequest) -> Iterator[DuckDBHistorian | PostgresHistorian]:
     if request.param == "postgresql":
-        yield from _postgres()
+        yield request.getfixturevalue("pg_historian")
         return
     h = DuckDBHistorian(":memory:")
     yield h
