@@ -15,13 +15,14 @@ variants of it can only ever miss (404).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -32,6 +33,7 @@ __all__ = ["PAGES", "create_router"]
 _logger = logging.getLogger(__name__)
 
 _PLOTLY_NAME = "plotly.min.js"
+_TOPBAR = "  <!-- andon:topbar -->"  # where a page takes the shared header
 # Swagger UI for /docs, from the installed ``fastapi_offline`` wheel (as plotly.js).
 _SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 
@@ -93,9 +95,13 @@ def create_router() -> APIRouter:
     swagger = _locate_swagger_ui()
     router = APIRouter()
 
+    topbar = _topbar(static)
     for route, name in PAGES.items():
         router.add_api_route(
-            f"/{route}", _page_endpoint(static / name), methods=["GET"], include_in_schema=False
+            f"/{route}",
+            _page_endpoint(_assembled(static / name, topbar)),
+            methods=["GET"],
+            include_in_schema=False,
         )
 
     @router.get("/static/{path:path}", include_in_schema=False)
@@ -127,13 +133,28 @@ def create_router() -> APIRouter:
     return router
 
 
-def _page_endpoint(file: Traversable) -> Callable[[], Awaitable[Response]]:
+def _page_endpoint(body: bytes) -> Callable[[Request], Awaitable[Response]]:
+    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    headers = {**_REVALIDATE, "Content-Security-Policy": _CONTENT_SECURITY_POLICY, "ETag": etag}
+
     @public
-    async def page() -> Response:
-        headers = {**_REVALIDATE, "Content-Security-Policy": _CONTENT_SECURITY_POLICY}
-        return _file_response(file, _MEDIA_TYPES[".html"], headers)
+    async def page(request: Request) -> Response:
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=_MEDIA_TYPES[".html"], headers=headers)
 
     return page
+
+
+def _topbar(static: Traversable) -> str:
+    """The header every page shares (``topbar.html`` without its leading comment)."""
+    text = static.joinpath("topbar.html").read_text(encoding="utf-8")
+    return text.split("-->\n", 1)[1]
+
+
+def _assembled(page: Traversable, topbar: str) -> bytes:
+    """A page as sent: its file with the shared header where it has ``_TOPBAR``."""
+    return page.read_text(encoding="utf-8").replace(_TOPBAR, topbar.rstrip("\n")).encode()
 
 
 def _static_root() -> Traversable:
