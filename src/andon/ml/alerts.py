@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -74,10 +75,16 @@ _ACK_COLUMNS = (
 _STORED = "id, asset, kind, tag, severity, opened_ms, updated_ms, closed_ms, value, peak, message"
 _COLUMNS = f"{_STORED}, acked_ms, acked_by"
 _SEVERITY_RANK = {"warning": 1, "critical": 2}
+_PREPARED: weakref.WeakSet[SqlRunner] = weakref.WeakSet()  # historians whose table is ready
 
 
 def create_table(runner: SqlRunner) -> None:
-    """Create the ``alerts`` table if it does not exist (adding newer columns to old ones)."""
+    """Create the ``alerts`` table if it does not exist (adding newer columns to old ones).
+
+    Done once per historian: reads (the overview asks at every data tick) then skip it.
+    """
+    if runner in _PREPARED:
+        return
     runner.sql(_TABLE)
     if not runner.sql(
         "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
@@ -85,6 +92,7 @@ def create_table(runner: SqlRunner) -> None:
     ):
         for statement in _ACK_COLUMNS:
             runner.sql(statement)
+    _PREPARED.add(runner)
 
 
 @dataclass(frozen=True, slots=True)
