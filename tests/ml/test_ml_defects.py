@@ -3,6 +3,8 @@ plates figures, and the ``andon ml train|predict|evaluate defects`` round trip."
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from andon.cli.ml import app
+from andon.errors import NotFound
 from andon.ml.catalog import task_for
 from andon.ml.contracts import BatchModel, Classifier, clone
 from andon.ml.defects import ColumnScreen, DefectClassifier, DefectTask, UnivariateSelector
+from andon.ml.defects.secom import SECOM_MD5, load_secom
 from andon.ml.defects.tasks import cross_validate
 from andon.ml.evaluate import Split
 from andon.ml.tables import TableError
@@ -110,6 +114,38 @@ def test_threshold_and_selection_never_see_the_held_out_fold(model: str) -> None
     assert "planted" in clone(spec).fit(garbled, labels).features_  # what a leak would do
 
 
+def test_missing_flags_mark_the_columns_whose_gaps_differ_by_class() -> None:
+    rng = np.random.default_rng(5)
+    y = np.repeat([0, 1], 100)
+    X = rng.normal(size=(200, 4))
+    X[rng.random((200, 4)) < 0.1] = np.nan  # gaps at random everywhere ...
+    X[:100, 2][rng.random(100) < 0.7] = np.nan  # ... and column 2 mostly missing in class 0
+    screen = ColumnScreen(max_missing=0.3, flag_gap=0.3).fit(X, y)
+    assert screen.flagged_.tolist() == [2]
+    assert 2 not in screen.kept_  # dropped as a number, kept as a flag
+    out = screen.transform(X)
+    assert out[:, -1].tolist() == np.isnan(X[:, 2]).astype(float).tolist()
+    assert screen.names(["a", "b", "c", "d"])[-2:] == ["missing_count", "c_missing"]
+    assert ColumnScreen().fit(X).flagged_.size == 0  # off by default
+
+
+def test_missing_flags_never_see_the_held_out_fold() -> None:
+    X, y = _process(400, seed=6)
+    folds = Split.stratified(3, seed=0).folds(pd.DataFrame({"y": y}), target="y")
+    train, test = folds[0]
+    spec = DefectClassifier(n_estimators=40, missing_flags=True)
+    # A column missing exactly on the held-out fold's defects: a leak a screen fitted on all
+    # rows would flag (and the flag would then be the label).
+    held_out_defect = np.isin(np.arange(len(y)), test) & (y == "scrap")
+    gappy = np.random.default_rng(7).normal(size=len(y))
+    X["gappy"] = np.where(held_out_defect, np.nan, gappy)
+    honest = cross_validate(spec, X, y, folds, "scrap")
+    fitted = clone(spec).fit(X.iloc[train], y[train])
+    assert "gappy_missing" not in fitted.features_
+    assert fitted.threshold_ == honest["fold_threshold"][0]
+    assert "gappy_missing" in clone(spec).fit(X, y).features_  # what a leak would do
+
+
 def test_label_columns_are_refused() -> None:
     X, y = _process(300)
     frame = X.assign(scrap=(y == "scrap").astype(int), crack=(y == "scrap").astype(int))
@@ -140,6 +176,49 @@ def test_task_reports_defect_metrics_and_baselines() -> None:
     assert cv["f1"] > max(0.4, majority["f1"])
     assert majority["roc_auc"] == 0.5
     assert card.split["kind"] == "stratified"
+
+
+def _secom_folder(tmp_path: Path, full: str | None) -> Path:
+    """A tiny SECOM folder: 3 labels, the partial file (columns 0 and 7), maybe ``secom.data``."""
+    folder = tmp_path / "secom"
+    (folder / "partial").mkdir(parents=True)
+    labels = '-1 "19/07/2008 11:55:00"\r\n1 "19/07/2008 12:32:00"\r\n-1 "19/07/2008 13:17:00"\r\n'
+    (folder / "secom_labels.data").write_text(labels, newline="")
+    partial = "row 0 7\n0 3.5 NaN\n1 2 1.25\n2 NaN 4\n"
+    (folder / "partial" / "secom_443cols_allrows.txt.gz").write_bytes(
+        gzip.compress(partial.encode())
+    )
+    if full is not None:
+        (folder / "secom.data").write_text(full, newline="")
+    return folder
+
+
+def test_secom_full_file_must_have_the_uci_md5(tmp_path: Path) -> None:
+    full = "3.5 1 NaN 0\r\n2 1 1.25 0 \r\nNaN 1 4 0\r\n"
+    folder = _secom_folder(tmp_path, full)
+    with pytest.raises(TableError, match=rf"MD5 \w+, not the UCI original's {SECOM_MD5}"):
+        load_secom(folder)
+    data = load_secom(folder, md5=hashlib.md5(full.encode()).hexdigest())  # as if the UCI file
+    assert data.path == folder / "secom.data"
+    assert data.columns == 4
+    assert list(data.frame.columns) == ["f0", "f1", "f2", "f3", "fail"]
+    assert data.frame["fail"].tolist() == [0, 1, 0]
+    assert data.frame["f2"].isna().tolist() == [True, False, False]
+
+
+def test_secom_falls_back_to_the_bundled_columns(tmp_path: Path) -> None:
+    folder = _secom_folder(tmp_path, None)
+    data = load_secom(folder)
+    assert data.path.name == "secom_443cols_allrows.txt.gz"
+    assert "secom.data not found" in data.note
+    assert list(data.frame.columns) == ["f0", "f7", "fail"]  # the UCI column indices
+    assert data.frame["f7"].tolist()[1:] == [1.25, 4.0]
+    assert data.frame["fail"].tolist() == [0, 1, 0]
+    (folder / "secom_labels.data").write_text('-1 "19/07/2008 11:55:00"\r\n')
+    with pytest.raises(TableError, match="3 rows of sensors but 1 labels"):
+        load_secom(folder)
+    with pytest.raises(NotFound, match="neither"):
+        load_secom(tmp_path)
 
 
 # -- real data -------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 :class:`DefectClassifier` learns, from the training rows only and in this order: the
 columns' plan (numbers as they are, small categories as codes, identifiers left out), the
 :class:`~andon.ml.defects.screen.ColumnScreen` (mostly-missing and near-constant columns
-out, gaps median-filled, a missing-count feature), the optional univariate selection of
-``select`` columns, a class-balanced model, and, for a binary target, the decision
+out, gaps median-filled, a missing-count feature and, with ``missing_flags``, a "was
+missing" flag for each column whose gaps differ by class), the optional univariate selection
+of ``select`` columns, a class-balanced model, and, for a binary target, the decision
 threshold that maximises the defect class's F1 on validation scores of the training rows
 (the balanced forest's out-of-bag votes; ``inner_folds``-fold cross-validation inside the
 training rows for the other models). Nothing is ever fitted on rows it is later judged on.
@@ -48,6 +49,7 @@ from andon.ml.tables import TableError
 __all__ = ["MODELS", "DefectClassifier", "best_threshold", "defect_class"]
 
 Matrix = npt.NDArray[np.float64]
+FLAG_GAP = 0.05  # missing-share difference between classes that earns a column a flag
 
 
 class _Fitted(Protocol):
@@ -144,6 +146,7 @@ class DefectClassifier:
         select: int | None = None,
         max_missing: float = 0.5,
         near_constant: float = 0.99,
+        missing_flags: bool = False,
         C: float = 0.05,
         threshold: float | None = None,
         positive: Any = None,
@@ -157,6 +160,7 @@ class DefectClassifier:
         self.select = select
         self.max_missing = max_missing
         self.near_constant = near_constant
+        self.missing_flags = missing_flags
         self.C = C
         self.threshold = threshold
         self.positive = positive
@@ -172,6 +176,7 @@ class DefectClassifier:
             "select": self.select,
             "max_missing": self.max_missing,
             "near_constant": self.near_constant,
+            "missing_flags": self.missing_flags,
             "C": self.C,
             "threshold": self.threshold,
             "positive": self.positive,
@@ -192,7 +197,9 @@ class DefectClassifier:
         ordering = codes if self.positive_ is None else (target == self.positive_).astype(int)
         self.plan_ = FeaturePlan.learn(X, ordering, physics=False)
         raw = self.plan_.transform(X).to_numpy(dtype=float)
-        self.screen_ = ColumnScreen(self.max_missing, self.near_constant).fit(raw)
+        gap = FLAG_GAP if self.missing_flags else None
+        self.screen_ = ColumnScreen(self.max_missing, self.near_constant, flag_gap=gap)
+        self.screen_.fit(raw, codes)
         screened = self.screen_.transform(raw)
         self.selector_ = UnivariateSelector(self.select).fit(screened, codes)
         names = self.screen_.names(self.plan_.features)

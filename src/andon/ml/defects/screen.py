@@ -5,6 +5,9 @@ nearly constant or mostly empty, and a few that matter. :class:`ColumnScreen` dr
 columns that are more than ``max_missing`` empty or whose commonest value covers at least
 ``near_constant`` of the rows, fills the remaining gaps with the training medians and adds
 the count of missing values per row (a sensor that did not report is itself a signal).
+With ``flag_gap`` and the training labels it also adds a 0/1 "was missing" flag for each
+column (kept or dropped) that is missing in between 2 % and 98 % of the rows and whose
+missing share in some class differs from the other rows' by at least ``flag_gap``.
 :class:`UnivariateSelector` then keeps the ``k`` columns that best separate the classes on
 their own (rank AUC, one class against the rest). Both learn from the training rows only.
 
@@ -30,16 +33,23 @@ Matrix = npt.NDArray[np.float64]
 
 
 class ColumnScreen:
-    """Drops mostly-missing and near-constant columns, median-fills, adds a missing count."""
+    """Drops mostly-missing and near-constant columns, median-fills, adds a missing count
+    and, with ``flag_gap``, missing flags of the columns whose gaps differ by class."""
 
     def __init__(
-        self, max_missing: float = 0.5, near_constant: float = 0.99, missing_count: bool = True
+        self,
+        max_missing: float = 0.5,
+        near_constant: float = 0.99,
+        missing_count: bool = True,
+        flag_gap: float | None = None,
     ) -> None:
         self.max_missing = max_missing
         self.near_constant = near_constant
         self.missing_count = missing_count
+        self.flag_gap = flag_gap
 
-    def fit(self, X: Matrix) -> Self:
+    def fit(self, X: Matrix, y: npt.NDArray[np.intp] | None = None) -> Self:
+        """Learn from the training rows ``X``; ``y`` (class codes) is needed for the flags."""
         missing = np.isnan(X).mean(axis=0)
         commonest = np.array([_commonest_share(column) for column in X.T])
         self.missing_ = missing
@@ -48,6 +58,11 @@ class ColumnScreen:
         )
         # Kept columns hold at least two distinct values, so no median is of an empty column.
         self.medians_ = np.nanmedian(X[:, self.kept_], axis=0)
+        self.flagged_ = np.zeros(0, dtype=np.intp)
+        if self.flag_gap is not None:
+            if y is None:
+                raise ValueError("missing flags are chosen with the training labels: pass y")
+            self.flagged_ = _telling_gaps(np.isnan(X), y, self.flag_gap)
         return self
 
     def transform(self, X: Matrix) -> Matrix:
@@ -55,12 +70,27 @@ class ColumnScreen:
         out = np.where(np.isnan(kept), self.medians_, kept)
         if self.missing_count:
             out = np.column_stack([out, np.isnan(X).sum(axis=1)])
+        out = np.column_stack([out, np.isnan(X[:, self.flagged_])])
         return np.asarray(out, dtype=np.float64)
 
     def names(self, columns: list[str]) -> list[str]:
         """The output columns' names, given the input's."""
         kept = [columns[i] for i in self.kept_]
-        return [*kept, "missing_count"] if self.missing_count else kept
+        count = ["missing_count"] if self.missing_count else []
+        return [*kept, *count, *(f"{columns[i]}_missing" for i in self.flagged_)]
+
+
+def _telling_gaps(
+    gaps: npt.NDArray[np.bool_], y: npt.NDArray[np.intp], gap: float
+) -> npt.NDArray[np.intp]:
+    """Columns missing in 2-98 % of the rows whose missing share in a class differs from
+    the other rows' by at least ``gap``."""
+    share = gaps.mean(axis=0)
+    widest = np.zeros(gaps.shape[1])
+    for c in np.unique(y):
+        inside = y == c
+        widest = np.maximum(widest, np.abs(gaps[inside].mean(axis=0) - gaps[~inside].mean(axis=0)))
+    return np.flatnonzero((share >= 0.02) & (share <= 0.98) & (widest >= gap))
 
 
 def _commonest_share(column: npt.NDArray[np.float64]) -> float:
