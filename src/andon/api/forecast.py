@@ -4,8 +4,10 @@
 of the plant calendar (the next 8 h from the next full hour when no shifts are set) from
 the last four weeks: energy in kWh (``null`` when the line has no power or energy tags)
 and downtime in machine-minutes (as the MES policy classifies states), each as a total
-with an interval at ``level`` and hour by hour, with the method chosen, how it did on
-past windows of the same length, and the same-hours-yesterday baseline's error::
+with an interval at ``level`` and hour by hour, with the method chosen (a seasonal profile,
+or LightGBM on lags and the calendar once the line has two weeks of history; its fits are
+cached per line and hour), how it did on past windows of the same length, and the
+same-hours-yesterday baseline's error::
 
     {"line": "...", "machines": [...], "shift": "2026-01-02/early", "start_ms": ...,
      "end_ms": ..., "now_ms": ..., "level": 0.8,

@@ -16,6 +16,13 @@ the same length (rolling origins, each using only the hours before it) wins; tho
 also give the interval of the shift total (split conformal at ``level``). With too short a
 history for such a backtest, the interval is the range of the past shift-length totals.
 
+From two weeks of known hours on, the chosen profile races LightGBM on lags and the
+calendar (:mod:`~andon.ml.forecast.shift_gbm`), which learns from the hours before the
+last week and forecasts the shifts starting in that week. Both are judged on those
+holdout origins only (like for like; a tie keeps the profile). A winning LightGBM is refit
+on every hour for the forecast, and its holdout errors size the interval; a losing one
+leaves the profile's forecast, interval and figures as they were.
+
 >>> day = np.r_[np.ones(12), np.full(12, 3.0)]
 >>> _profile(np.tile(day, 7), 3 * 24, "day", 10, 4).tolist()
 [1.0, 1.0, 3.0, 3.0]
@@ -32,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from andon.historian.protocol import Historian
+from andon.ml.forecast.shift_gbm import GBM_MIN_HOURS, shift_gbm
 
 __all__ = ["Quantity", "ShiftForecast", "line_machines", "next_shift"]
 
@@ -160,6 +168,7 @@ _METHODS = {
     "level": "recent level",
     "day": "same hour, last 7 days",
     "week": "same hour of the week, last 4 weeks",
+    "gbm": "gradient boosting (LightGBM) on lags and the calendar",
 }
 
 
@@ -193,6 +202,70 @@ def _clip(value: float, cap: float | None) -> float:
     return round(float(np.clip(value, 0.0, np.inf if cap is None else cap)), 3)
 
 
+Errors = dict[int, float]  # origin (hours known) -> shift-total error
+
+
+def _profiles(
+    x: Floats, origins: npt.NDArray[np.intp], method: str, gap: int, hours: int, count: int = 0
+) -> Floats:
+    """:func:`_profile` from every origin at once, one row each (the backtest's)."""
+    if method == "level":
+        index = origins[:, None] - hours + np.arange(hours)
+        return np.repeat(_finite_mean(x, index), hours, axis=1)
+    season = 24 if method == "day" else 168
+    count = count or (7 if method == "day" else 4)
+    ahead = gap + np.arange(hours)  # target - origin
+    back = season * np.maximum(1, -(-(ahead + 1) // season))
+    index = (ahead - back)[:, None] - season * np.arange(count)
+    return _finite_mean(x, origins[:, None, None] + index[None])[..., 0]
+
+
+def _finite_mean(x: Floats, index: npt.NDArray[np.intp]) -> Floats:
+    """Mean of the known ``x[index]`` along the last axis (kept), NaN where none is."""
+    values = np.where(index >= 0, x[np.maximum(index, 0)], np.nan)
+    known = np.isfinite(values)
+    total = np.where(known, values, 0.0).sum(axis=-1, keepdims=True)
+    seen = known.sum(axis=-1, keepdims=True)
+    return np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+
+
+def _backtest(x: Floats, gap: int, hours: int) -> tuple[dict[str, Errors], Errors]:
+    """Each profile method's shift-total errors on past windows, and yesterday's."""
+    n = len(x)
+    methods = ["level"] + [m for m, need in (("day", 24), ("week", 168)) if n >= need + hours]
+    origins = np.arange(hours, max(hours, n - gap - hours + 1), dtype=np.intp)
+    truth = x[origins[:, None] + gap + np.arange(hours)]
+    known = np.isfinite(truth).all(axis=1)
+    origins, totals = origins[known], truth[known].sum(axis=1)
+
+    def errors(method: str, count: int = 0) -> Errors:
+        guess = _profiles(x, origins, method, gap, hours, count)
+        ok = np.isfinite(guess).all(axis=1)
+        missed = (guess[ok].sum(axis=1) - totals[ok]).tolist()
+        return dict(zip(origins[ok].tolist(), missed, strict=True))
+
+    return {m: errors(m) for m in methods}, errors("day", count=1)
+
+
+def _mae(errors: Errors) -> float:
+    return float(np.mean(np.abs(list(errors.values()))))
+
+
+def _holdout_race(profile: Errors, gbm: Errors, naive: Errors) -> tuple[Errors, Errors] | None:
+    """LightGBM's errors and yesterday's on the origins it shares with the profile, if it wins.
+
+    Like for like: both are judged on the holdout origins both forecast; a tie goes to the
+    profile. None when LightGBM loses or too few origins are shared.
+    """
+    common = sorted(set(profile) & set(gbm))
+    if len(common) < _MIN_BACKTESTS:
+        return None
+    won = {o: gbm[o] for o in common}
+    if _mae(won) >= _mae({o: profile[o] for o in common}):
+        return None
+    return won, {o: naive[o] for o in common if o in naive}
+
+
 def _forecast(
     x: Floats,
     gap: int,
@@ -201,35 +274,35 @@ def _forecast(
     cap: float | None,
     what: tuple[str, str],
     start_ms: int,
+    *,
+    line: str = "",
+    gbm: bool = True,
 ) -> Quantity:
-    """The shift forecast of the hourly history ``x``; the shift starts ``gap`` h after it."""
-    n = len(x)
-    methods = ["level"] + [m for m, need in (("day", 24), ("week", 168)) if n >= need + hours]
-    errors: dict[str, list[float]] = {m: [] for m in methods}
-    naive: list[float] = []
-    for origin in range(hours, n - gap - hours + 1):
-        truth = x[origin + gap : origin + gap + hours]
-        if not np.isfinite(truth).all():
-            continue
-        for method in methods:
-            guess = _profile(x, origin, method, gap, hours)
-            if np.isfinite(guess).all():
-                errors[method].append(float(guess.sum() - truth.sum()))
-        yesterday = _profile(x, origin, "day", gap, hours, count=1)
-        if np.isfinite(yesterday).all():
-            naive.append(float(yesterday.sum() - truth.sum()))
+    """The shift forecast of the hourly history ``x``; the shift starts ``gap`` h after it.
+
+    ``gbm`` lets LightGBM race the profiles when the history is long enough; ``line``
+    names the history in the cache of its fits.
+    """
+    errors, naive = _backtest(x, gap, hours)
     usable = {m: e for m, e in errors.items() if len(e) >= _MIN_BACKTESTS}
-    method = min(usable, key=lambda m: float(np.mean(np.abs(usable[m])))) if usable else "level"
-    hourly = _profile(x, n, method, gap, hours)
+    method = min(usable, key=lambda m: _mae(usable[m])) if usable else "level"
+    past = errors.get(method, {})
+    hourly = _profile(x, len(x), method, gap, hours)
+    if gbm and method in usable and np.isfinite(x).sum() >= GBM_MIN_HOURS:
+        learned = shift_gbm(x, gap, hours, start_ms, (line, what[0]))
+        won = _holdout_race(past, learned.holdout, naive)
+        if won is not None:
+            method, (past, naive) = "gbm", won
+            hourly = learned.forecast()
     fallback = float(np.nanmean(x[-hours:])) if np.isfinite(x[-hours:]).any() else 0.0
     hourly = np.where(np.isfinite(hourly), hourly, fallback)
     point = float(hourly.sum())
-    past = np.abs(np.asarray(errors[method], dtype=float))
-    if len(past) >= _MIN_BACKTESTS:
-        rank = min(1.0, np.ceil((len(past) + 1) * level) / len(past))
-        radius = float(np.quantile(past, rank))
+    missed = np.abs(np.asarray(list(past.values()), dtype=float))
+    if len(missed) >= _MIN_BACKTESTS:
+        rank = min(1.0, np.ceil((len(missed) + 1) * level) / len(missed))
+        radius = float(np.quantile(missed, rank))
         lower, upper = point - radius, point + radius
-        interval = f"split conformal on {len(past)} past windows"
+        interval = f"split conformal on {len(missed)} past windows"
     else:
         totals = _rolling_totals(x, hours)
         tail = (1 - level) / 2
@@ -251,9 +324,9 @@ def _forecast(
         method=_METHODS[method],
         interval=interval,
         history_hours=int(np.isfinite(x).sum()),
-        backtest_windows=len(past),
-        backtest_mae=round(float(np.mean(past)), 3) if len(past) else None,
-        naive_mae=round(float(np.mean(np.abs(naive))), 3) if naive else None,
+        backtest_windows=len(missed),
+        backtest_mae=round(float(np.mean(missed)), 3) if len(missed) else None,
+        naive_mae=round(float(np.mean(np.abs(list(naive.values())))), 3) if naive else None,
         hours=[
             HourForecast(
                 start_ms + i * HOUR_MS,
@@ -283,12 +356,14 @@ def next_shift(
     hours: int = 8,
     lookback_days: int = _LOOKBACK_DAYS,
     level: float = 0.8,
+    gbm: bool = True,
 ) -> ShiftForecast:
     """Forecast the next shift of ``line`` from the ``lookback_days`` before ``now_ms``.
 
     ``is_downtime`` says which state codes are downtime (the MES policy's verdict);
     ``window`` is the next shift (label, start, end) from the plant calendar, by default
-    the ``hours`` from the next full hour.
+    the ``hours`` from the next full hour. ``gbm=False`` leaves LightGBM out of the race
+    (profiles only).
 
     Raises ``LookupError`` when no asset is under ``line`` and ``ValueError`` when it has
     less than an hour of history.
@@ -309,6 +384,10 @@ def next_shift(
     first = int(np.flatnonzero(seen)[0])
     downtime = downtime[first:]
     cap = float(len(machines) * 60 * shift_hours)
+
+    def quantity(x: Floats, cap: float | None, what: tuple[str, str]) -> Quantity:
+        return _forecast(x, gap, shift_hours, level, cap, what, start_ms, line=line, gbm=gbm)
+
     return ShiftForecast(
         line=line,
         machines=machines,
@@ -317,10 +396,6 @@ def next_shift(
         end_ms=start_ms + shift_hours * HOUR_MS,
         now_ms=now_ms,
         level=level,
-        energy=None
-        if energy is None
-        else _forecast(energy[first:], gap, shift_hours, level, None, ("energy", "kWh"), start_ms),
-        downtime=_forecast(
-            downtime, gap, shift_hours, level, cap, ("downtime", "machine-min"), start_ms
-        ),
+        energy=None if energy is None else quantity(energy[first:], None, ("energy", "kWh")),
+        downtime=quantity(downtime, cap, ("downtime", "machine-min")),
     )
