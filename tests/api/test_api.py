@@ -120,6 +120,39 @@ def test_overview_gives_every_machine_in_one_request(client: TestClient) -> None
     assert [m["asset"] for m in body["machines"]] == [M1, M2]
     assert body["machines"][0]["state"] == "running"
     assert body["machines"][0]["since"] == T0 + 50 * 60_000
+    assert body["stations"] == []
+
+
+def test_overview_tiles_machines_and_gives_an_ambient_station_its_readings(
+    historian: DuckDBHistorian, client: TestClient
+) -> None:
+    # As the simulator publishes it: metrics only, no states, counts or MES attributes.
+    station = "acme/p1/utilities/ambient/station1"
+    batch = WriteBatch.empty()
+    batch.metrics += [
+        Metrics(station, T0 + i * 60_000, {"humidity_pct": 50.0 + i, "air_temp_c": 20.5})
+        for i in range(10)
+    ]
+    # Live scoring writes its anomaly scores back as tags of the asset: scores, not readings.
+    batch.metrics.append(Metrics(station, T0 + 10 * 60_000, {"ml_anomaly_humidity_pct": 0.4}))
+    historian.write(batch)
+    # A machine the MES knows (ideal cycle time) that has not reported yet is still a tile.
+    quiet = "acme/p1/mach/l1/m3"
+    historian.upsert_assets([AssetInfo(quiet, 30.0, "Mill 3")])
+    body = client.get("/api/v1/overview").json()
+    assert [m["asset"] for m in body["machines"]] == [M1, M2, quiet]
+    assert body["machines"][2]["state"] is None
+    (shown,) = body["stations"]
+    assert (shown["asset"], shown["line"], shown["name"]) == (
+        station,
+        "acme/p1/utilities/ambient",
+        "station1",
+    )
+    readings = {r["tag"]: (r["value"], r["unit"], r["ts"]) for r in shown["readings"]}
+    assert readings == {
+        "air_temp_c": (20.5, "°C", T0 + 9 * 60_000),
+        "humidity_pct": (59.0, "%", T0 + 9 * 60_000),
+    }
 
 
 @pytest.mark.parametrize(

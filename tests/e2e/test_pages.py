@@ -41,6 +41,7 @@ ARGS = [
     "--no-first-run",
 ]
 LINE = "acme/plant1/machining/line1"
+AMBIENT = "acme/plant1/utilities/ambient/station1"
 USER, PASSWORD = "supervisor", "shift change 06:00"
 CALENDAR = {
     "timezone": "UTC",
@@ -202,6 +203,23 @@ def test_overview_tiles_show_the_api_numbers(demo: Demo, browser: Browser) -> No
         assert tile.locator(".tile-oee-value").inner_text().strip() == _percent(
             machine["oee"]["oee"]
         )
+    # The ambient station measures, it does not produce: a strip of readings, not a tile.
+    (station,) = overview["stations"]
+    assert station["asset"] == AMBIENT
+    assert page.locator(f'.tile[data-asset="{AMBIENT}"]').count() == 0
+    strip = page.locator(f'#stations .station[data-asset="{AMBIENT}"]')
+    assert strip.is_visible()
+    assert {r["tag"] for r in station["readings"]} == {"air_temp_c", "humidity_pct"}
+    for reading in station["readings"]:
+        # Each reading as the API stores it at the instant shown (a newer tick may have come).
+        shown = strip.locator(f'.station-reading[data-tag="{reading["tag"]}"]')
+        ts, text = shown.evaluate(  # one read: the time and the value of the same update
+            "el => [Number(el.dataset.ts), el.querySelector('.station-value').textContent]"
+        )
+        window = {"tag": reading["tag_id"], "from": ts, "to": ts + 1}
+        (stored,) = demo.get("/api/v1/series", **window)["points"]
+        assert float(text.split()[0].replace(",", "")) == pytest.approx(stored["value"], abs=0.05)
+        assert text.endswith(reading["unit"])
     page.screenshot(path=str(SCREENSHOTS / "pages-overview.png"))
 
 

@@ -16,8 +16,9 @@ from andon.api.production import PolicyDep
 from andon.historian import AssetInfo
 from andon.mes import spc_live
 from andon.ml.alerts import alerts as ml_alerts
+from andon.ml.live import ANOMALY_PREFIX, RISK_TAG, RUL_TAG
 from andon.namespace import LEVELS, cells
-from andon.signals import STATE_NAMES, state_category
+from andon.signals import STATE_NAMES, StateChange, state_category
 
 __all__ = ["router"]
 
@@ -63,6 +64,21 @@ class MachineStatus(BaseModel):
     last_alert: str | None = Field(default=None, description="the newest alert's message")
 
 
+class Reading(BaseModel):
+    tag: str
+    tag_id: int
+    unit: str | None
+    value: float
+    ts: int
+
+
+class StationStatus(BaseModel):
+    asset: str
+    line: str
+    name: str
+    readings: list[Reading] = Field(description="the latest value of each tag, by tag name")
+
+
 class Overview(BaseModel):
     now: int
     window_s: int
@@ -71,6 +87,11 @@ class Overview(BaseModel):
     )
     shift: str | None = Field(default=None, description="label of the current shift, if used")
     machines: list[MachineStatus]
+    stations: list[StationStatus] = Field(
+        default=[],
+        description="work units that only measure (no states, counts or cycle time), such as "
+        "a plant's ambient station: their latest readings, not machine tiles",
+    )
 
 
 @router.get("/health")
@@ -130,6 +151,10 @@ def overview(
 ) -> Overview:
     """Every machine's current state and its OEE over the last ``window_s`` (one request).
 
+    A work unit is a machine when it has a state or part count by now, or the MES knows its
+    ideal cycle time; the others only measure (an ambient station) and come as ``stations``
+    with their latest readings.
+
     Computed once per data clock value and shared: fifty wall screens asking after the same
     tick cost one computation.
     """
@@ -167,12 +192,61 @@ def _overview(
     current = calendar.shifts_between(now - 1, now) if shift else []
     if current:
         start, label = current[-1].start_ms, current[-1].label
-    paths = [a.path for a in historian.assets()]
-    machines = [
-        _machine_status(historian, path, (start, now), calendar, policy) for path in cells(paths)
-    ]
+    infos = {a.path: a for a in historian.assets()}
+    machines: list[MachineStatus] = []
+    measuring: list[str] = []
+    for path in cells(list(infos)):
+        in_force = historian.state_timeline(path, now, now + 1)
+        if in_force or _is_equipment(historian, infos[path], now):
+            status = _machine_status(historian, path, in_force, (start, now), calendar, policy)
+            machines.append(status)
+        else:
+            measuring.append(path)
     _attach_alerts(historian, machines, start, now)
-    return Overview(now=now, window_s=window_s, oee_from=start, shift=label, machines=machines)
+    return Overview(
+        now=now,
+        window_s=window_s,
+        oee_from=start,
+        shift=label,
+        machines=machines,
+        stations=_stations(historian, measuring),
+    )
+
+
+def _is_equipment(historian: HistorianDep, info: AssetInfo, now: int) -> bool:
+    """A work unit without a state so far is still a machine when the MES gives it an ideal
+    cycle time (configured, waiting for data) or it has reported part counts."""
+    return info.ideal_cycle_time_s is not None or bool(
+        historian.count_totals(info.path, now, now + 1)
+    )
+
+
+def _stations(historian: HistorianDep, paths: list[str]) -> list[StationStatus]:
+    """The latest reading of each measuring-only work unit in ``paths``, tag by tag.
+
+    The scores live scoring writes back as tags of the asset (``ml_anomaly_<tag>``) are not
+    readings (the tag explorer still has them).
+    """
+    if not paths:
+        return []
+    latest = historian.latest()
+    stations = []
+    for path in paths:
+        readings = []
+        for tag in historian.tags(path):
+            found = latest.get(f"{tag.asset}/{tag.name}")
+            if tag.asset == path and found is not None and not _is_score(tag.name):
+                ts, value = found
+                readings.append(
+                    Reading(tag=tag.name, tag_id=tag.id, unit=tag.unit, value=value, ts=ts)
+                )
+        line, _, name = path.rpartition("/")
+        stations.append(StationStatus(asset=path, line=line, name=name, readings=readings))
+    return stations
+
+
+def _is_score(tag: str) -> bool:
+    return tag.startswith(ANOMALY_PREFIX) or tag in (RISK_TAG, RUL_TAG)
 
 
 def _attach_alerts(
@@ -194,12 +268,13 @@ def _attach_alerts(
 def _machine_status(
     historian: HistorianDep,
     path: str,
+    current: list[StateChange],
     window: tuple[int, int],
     calendar: mes.Calendar,
     policy: mes.OeePolicy,
 ) -> MachineStatus:
+    """``current`` is the asset's state timeline at ``now`` (the state in force, if any)."""
     start, now = window
-    current = historian.state_timeline(path, now, now + 1)
     state = current[-1] if current else None
     result = mes.oee_for_asset(historian, path, start, now, calendar=calendar, policy=policy)
     line, _, name = path.rpartition("/")

@@ -1,6 +1,7 @@
-// The plant overview: machine tiles (state, OEE of the current shift) refreshed from one
-// overview request per live tick (at most every 2 s), and a detail panel (state timeline + tag trend) for the selected machine
-// (at most every 5 s).
+// The plant overview: machine tiles (state, OEE of the current shift) and a strip of the
+// measuring stations' latest readings (ambient conditions), refreshed from one overview
+// request per live tick (at most every 2 s), and a detail panel (state timeline + tag trend)
+// for the selected machine (at most every 5 s).
 //
 // All times are epoch ms UTC. "Now" is the data clock (newest data point), not the
 // browser's clock: an accelerated simulator or a plant clock that drifts from the screen's
@@ -12,6 +13,7 @@ import { humanize, isNumber } from "./format.js";
 import { Refresher } from "./refresh.js";
 import { setClock, startShell } from "./shell.js";
 import { stateCategory } from "./states.js";
+import { StationStrip } from "./stations.js";
 import { TileBoard } from "./tiles.js";
 
 const OVERVIEW_GAP_MS = 2000;
@@ -31,6 +33,7 @@ const board = {
 };
 
 const tiles = new TileBoard($("tiles"), (asset) => selectMachine(asset));
+const stations = new StationStrip($("stations"));
 const overview = new Refresher(refreshOverview, OVERVIEW_GAP_MS);
 const detail = new Refresher(refreshDetail, DETAIL_GAP_MS);
 
@@ -45,6 +48,7 @@ async function refreshOverview() {
     const machines = answer.machines ?? [];
     board.machines = new Map(machines.map((m) => [m.asset, m]));
     tiles.update(machines, answer.now, answer.shift ? "OEE shift" : "OEE 1 h");
+    stations.update(answer.stations ?? []);
     $("tiles-error").hidden = true;
     if (!board.selected && tiles.firstAsset()) selectMachine(tiles.firstAsset());
     showDetailHeader();
