@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from andon.ml.forecast import (
     fit_forecaster,
     regular_series,
 )
-from andon.ml.forecast.backtest import Intervals
+from andon.ml.forecast.backtest import Forecaster, Intervals, _setup, _stage
 from andon.ml.forecast.live import _forecast
 from andon.ml.forecast.models import lag_features
 from andon.ml.tables import TableError
@@ -124,12 +125,20 @@ def test_mstl_and_the_blend_are_judged_on_the_same_origins_as_the_naive_ones() -
 
 
 def test_the_metric_that_chooses_also_sets_the_loss() -> None:
-    """Below a day ahead RMSE chooses on the calibration window and LightGBM learns L2."""
+    """Below a day ahead RMSE chooses on the calibration window; LightGBM learns L2 and L1."""
     series = regular_series(_plant(days=21, seed=6), "when", "kwh")
     short = fit_forecaster(series, 4, params=FAST)
     calibration = short.report["training"]["calibration"]
     assert calibration["metric"] == "rmse"
-    assert short.forecaster.gbm.objective == "l2"
+    assert short.forecaster.gbm.objective == "l2+l1"
+    models = short.forecaster.gbm.model_
+    assert [m.get_params()["objective"] for m in models] == ["l2", "l1"]
+    origins = np.array([len(series.values) - 1], dtype=np.intp)
+    calendar = (series.start, series.step)
+    averaged = short.forecaster.gbm.forecast_many(series.values, origins, 4, calendar)
+    X = lag_features(series.values, origins, np.arange(1, 5), 96, *calendar, short=True)
+    alone = [m.predict(X) for m in models]
+    np.testing.assert_allclose(averaged[0], (alone[0] + alone[1]) / 2)
     scores = calibration["scores"]
     assert scores[short.report["training"]["chosen"]]["rmse"] == min(
         s["rmse"] for s in scores.values()
@@ -141,6 +150,29 @@ def test_the_metric_that_chooses_also_sets_the_loss() -> None:
     assert given.forecaster.gbm.objective == "huber"  # an explicit loss is kept
     with pytest.raises(ValueError, match="metric"):
         fit_forecaster(series, 4, params={**FAST, "metric": "mape"})
+
+
+def test_the_refit_learns_the_calibration_weeks_but_never_the_judged_ones() -> None:
+    """Once chosen, LightGBM is refit on all before the backtest start, and only on that."""
+    series = regular_series(_plant(days=19, seed=7), "when", "kwh")
+    start = len(series.values) - 2 * 96
+    y = series.values
+    altered = replace(series, values=np.r_[y[:start], y[start:] * 3 + 50])
+    params = {**FAST, "n_estimators": 100, "calibration_days": 7, "max_rows": 8_000}
+    setup = _setup(series, 4, params)
+    judged, stage = _stage(setup, series, start, seed=0)
+    blind, _ = _stage(setup, altered, start, seed=0)
+    kept, kept_stage = _stage(_setup(series, 4, {**params, "refit": False}), series, start, seed=0)
+    assert stage["refit"]
+    assert not kept_stage["refit"]
+    origins = np.arange(start - 200, start, dtype=np.intp)  # every input before the start
+    calendar = (series.start, series.step)
+
+    def forecasts(forecaster: Forecaster) -> np.ndarray:
+        return forecaster.gbm.forecast_many(y, origins, 4, calendar)
+
+    np.testing.assert_array_equal(forecasts(judged), forecasts(blind))  # never saw the start on
+    assert not np.array_equal(forecasts(judged), forecasts(kept))  # learnt the last two weeks
 
 
 def test_cli_train_predict_evaluate(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ window (two weeks by default); on that window, rolling origins measure each mode
 errors, which choose the model for this horizon (LightGBM, MSTL, or their mean) by the
 horizon's metric (RMSE for forecasts shorter than a day, MAE from a day on) and size
 the prediction intervals (split conformal, scaled by the hour of day of the target: a
-plant's error is large while it works and small at night); after it, forecasts are
-judged. :func:`backtest` judges any fitted forecaster from rolling origins against the
-seasonal naive forecasts of a day and of a week before.
+plant's error is large while it works and small at night). Once chosen, LightGBM is refit
+on everything before the judged window, calibration weeks included (``refit``, default on:
+the latest weeks are the most like the next ones); after it, forecasts are judged.
+:func:`backtest` judges any fitted forecaster from rolling origins against the seasonal
+naive forecasts of a day and of a week before.
 
 >>> y = 10 + 5 * np.sin(np.arange(24 * 7 * 5) * 2 * np.pi / 24)
 >>> series = RegularSeries(y, pd.Timestamp("2024-01-01"), pd.Timedelta("1h"))
@@ -56,8 +58,10 @@ Ints = npt.NDArray[np.intp]
 _HOUR = pd.Timedelta(hours=1)
 CHOICES = ("gbm", "mstl", "blend", "naive_day", "naive_week")
 """The forecasts a :class:`Forecaster` can stand on; calibration picks one per horizon."""
-METRICS = {"mae": "l1", "rmse": "l2"}
-"""The metrics that can choose the model, each with the LightGBM loss that minimises it."""
+METRICS = {"mae": "l1", "rmse": "l2+l1"}
+"""The metrics that can choose the model, each with the LightGBM loss that serves it: L1 for
+MAE; for RMSE the mean of an L2 and an L1 model (on steel energy's validation quarter it
+beat L2 alone: RMSE 8.78 vs 8.80, MAE 4.23 vs 4.37)."""
 
 
 def default_metric(horizon: int, day: int) -> str:
@@ -225,13 +229,15 @@ class _Setup:
     calibration: int
     stat_origins: int
     metric: str
+    refit: bool
     gbm_params: dict[str, Any]
 
 
 def _setup(series: RegularSeries, horizon: int, params: dict[str, Any]) -> _Setup:
     day = series.steps_per_day
     gbm_keys = set(GbmForecaster.__dataclass_fields__) - {"horizon", "day", "model_", "features_"}
-    unknown = set(params) - gbm_keys - {"level", "calibration_days", "stat_origins", "metric"}
+    own = {"level", "calibration_days", "stat_origins", "metric", "refit"}
+    unknown = set(params) - gbm_keys - own
     if unknown:
         raise ValueError(f"unknown forecast parameters {sorted(unknown)}")
     metric = str(params.get("metric", default_metric(horizon, day)))
@@ -246,6 +252,7 @@ def _setup(series: RegularSeries, horizon: int, params: dict[str, Any]) -> _Setu
         calibration=int(float(params.get("calibration_days", 14)) * day),
         stat_origins=int(params.get("stat_origins", 20)),
         metric=metric,
+        refit=bool(params.get("refit", True)),
         gbm_params=gbm_params,
     )
 
@@ -304,6 +311,12 @@ def _stage(
     gbm.fit(series.values, (series.start, series.step), fit_end)
     fit_s = time.perf_counter() - started
     choice, intervals, info = _calibrate(setup, series, gbm, fit_end - 1, end - 1 - setup.horizon)
+    refit = setup.refit and choice in ("gbm", "blend")
+    if refit:  # chosen: now learn from every point before ``end`` too
+        started = time.perf_counter()
+        gbm = GbmForecaster(setup.horizon, setup.day, **{"random_state": seed, **setup.gbm_params})
+        gbm.fit(series.values, (series.start, series.step), end)
+        fit_s += time.perf_counter() - started
     low = 0.0 if float(np.nanmin(series.values[:end])) >= 0 else None
     forecaster = Forecaster(
         setup.horizon,
@@ -315,7 +328,8 @@ def _stage(
         intervals,
         low,
     )
-    return forecaster, {"gbm_fit_s": round(fit_s, 1), "calibration": info, "chosen": choice}
+    stage = {"gbm_fit_s": round(fit_s, 1), "calibration": info, "chosen": choice, "refit": refit}
+    return forecaster, stage
 
 
 def backtest(

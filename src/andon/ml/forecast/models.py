@@ -164,13 +164,17 @@ class GbmForecaster:
     horizon: int
     day: int
     objective: str = "l1"
-    """LightGBM's loss; :func:`~andon.ml.forecast.backtest.fit_forecaster` sets it to match
-    the metric that chooses the model (L1 for MAE, L2 for RMSE) unless it is given."""
+    """LightGBM's loss, or several joined by ``+`` (one model each, their forecasts
+    averaged: ``l2+l1`` hedges the mean against the median where the series jumps);
+    :func:`~andon.ml.forecast.backtest.fit_forecaster` sets it to match the metric that
+    chooses the model unless it is given."""
     n_estimators: int = 800
     learning_rate: float = 0.03
     num_leaves: int = 31
     min_child_samples: int = 50
     max_rows: int = 300_000
+    max_bin: int = 255
+    """LightGBM's histogram bins per feature (fewer fit faster on short histories)."""
     random_state: int = 0
     n_jobs: int = 2
     model_: Any = None
@@ -188,6 +192,7 @@ class GbmForecaster:
                 "num_leaves",
                 "min_child_samples",
                 "max_rows",
+                "max_bin",
                 "random_state",
             )
         }
@@ -202,8 +207,16 @@ class GbmForecaster:
             origins = np.sort(rng.choice(origins, size=keep, replace=False))
         return origins, np.arange(1, self.horizon + 1, dtype=np.intp)
 
+    def inputs(self, y: Floats) -> Floats:
+        """The series the features are computed from (``y`` itself; subclasses may fill it)."""
+        return y
+
     def fit(self, y: Floats, calendar: Calendar, end: int) -> GbmForecaster:
-        """Fit on targets at positions ``< end`` (origins from one day of history on)."""
+        """Fit on the known targets at positions ``< end`` (origins from a day of history on).
+
+        An unknown value (NaN) is never a target; features may be unknown (LightGBM's
+        missing-value branches take them).
+        """
         import lightgbm as lgb
 
         first = min(self.day, max(1, end // 4))
@@ -211,22 +224,30 @@ class GbmForecaster:
         if last < first:
             raise ValueError(f"too little history to learn {self.horizon} steps ahead")
         origins, horizons = self._training_rows(first, last)
-        X = lag_features(y, origins, horizons, self.day, *calendar, self.horizon < self.day)
+        short = self.horizon < self.day
+        X = lag_features(self.inputs(y), origins, horizons, self.day, *calendar, short)
         target = y[np.repeat(origins, len(horizons)) + np.tile(horizons, len(origins))]
-        self.model_ = lgb.LGBMRegressor(
-            objective=self.objective,
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.8,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-            verbose=-1,
-        )
-        self.model_.fit(X, target)
+        known = np.isfinite(target)
+        if not known.any():
+            raise ValueError("no known value to learn from")
+        models = []
+        for loss in self.objective.split("+"):
+            model = lgb.LGBMRegressor(
+                objective=loss,
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves,
+                min_child_samples=self.min_child_samples,
+                subsample=0.8,
+                subsample_freq=1,
+                colsample_bytree=0.8,
+                max_bin=self.max_bin,
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
+                verbose=-1,
+            )
+            models.append(model.fit(X[known], target[known]))
+        self.model_ = models[0] if len(models) == 1 else models
         self.features_ = list(X.columns)
         return self
 
@@ -237,11 +258,14 @@ class GbmForecaster:
             raise ValueError(f"trained for {self.horizon} steps ahead, asked for {horizon}")
         horizons = np.arange(1, horizon + 1, dtype=np.intp)
         short = "diff_0" in self.features_  # as trained (models saved before it lack them)
-        X = lag_features(y, origins, horizons, self.day, *calendar, short)
-        return np.asarray(self.model_.predict(X), dtype=np.float64).reshape(len(origins), horizon)
+        X = lag_features(self.inputs(y), origins, horizons, self.day, *calendar, short)
+        models = self.model_ if isinstance(self.model_, list) else [self.model_]
+        point = np.mean([m.predict(X) for m in models], axis=0)
+        return np.asarray(point, dtype=np.float64).reshape(len(origins), horizon)
 
     def importances(self) -> dict[str, float]:
-        gains = self.model_.booster_.feature_importance(importance_type="gain")
+        models = self.model_ if isinstance(self.model_, list) else [self.model_]
+        gains = sum(m.booster_.feature_importance(importance_type="gain") for m in models)
         total = float(gains.sum()) or 1.0
         pairs = sorted(zip(self.features_, gains, strict=True), key=lambda p: -p[1])
         return {name: round(float(g) / total, 4) for name, g in pairs}

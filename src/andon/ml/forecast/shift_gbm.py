@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from andon.ml.forecast.models import Calendar, GbmForecaster, lag_features
+from andon.ml.forecast.models import Calendar, GbmForecaster
 
 __all__ = ["GBM_MIN_HOURS", "HOLDOUT_HOURS", "HourlyGbm", "ShiftGbm", "cache", "shift_gbm"]
 
@@ -64,44 +64,15 @@ class HourlyGbm(GbmForecaster):
     min_child_samples: int = 10
     n_jobs: int = 1
     max_bin: int = 63
-    """LightGBM's histogram bins per feature: a few weeks of hours need few, and fit faster."""
+
+    def inputs(self, y: Floats) -> Floats:
+        return _carried(y)
 
     def fit(self, y: Floats, calendar: Calendar, end: int) -> HourlyGbm:
-        """Fit on the known targets at positions ``< end`` (origins from a day on)."""
-        import lightgbm as lgb
-
-        first, last = min(self.day, max(1, end // 4)), end - 1 - self.horizon
-        if last < first:
-            raise ValueError(f"too little history to learn {self.horizon} steps ahead")
-        origins = np.arange(first, last + 1, dtype=np.intp)
-        horizons = np.arange(1, self.horizon + 1, dtype=np.intp)
-        short = self.horizon < self.day
-        X = lag_features(_carried(y), origins, horizons, self.day, *calendar, short)
-        target = y[np.repeat(origins, len(horizons)) + np.tile(horizons, len(origins))]
-        known = np.isfinite(target)
-        self.model_ = lgb.LGBMRegressor(
-            objective=self.objective,
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.8,
-            max_bin=self.max_bin,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-            verbose=-1,
-        )
-        self.model_.fit(X[known], target[known])
-        self.features_ = list(X.columns)
+        """Fit on the known targets at positions ``< end`` (and count the fit)."""
+        super().fit(y, calendar, end)
         cache.fits += 1
         return self
-
-    def forecast_many(
-        self, y: Floats, origins: npt.NDArray[np.intp], horizon: int, calendar: Calendar
-    ) -> Floats:
-        return super().forecast_many(_carried(y), origins, horizon, calendar)
 
 
 @dataclass

@@ -88,7 +88,11 @@ class ForecastTask(TableInput):
                 "last_origin": report["last_origin"],
                 "step": str(series.step),
                 "calibration": "the 14 days before the first origin choose the model and size "
-                "the intervals; the GBM learns only from before them",
+                "the intervals, judging a GBM that learns only from before them; the chosen "
+                "GBM is then refit on everything before the first origin"
+                if report["training"].get("refit")
+                else "the 14 days before the first origin choose the model and size the "
+                "intervals; the GBM learns only from before them",
                 "baselines": "naive_day y[t-1 day], naive_week y[t-7 days]",
             },
             features=model.gbm.features_,
