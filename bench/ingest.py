@@ -16,15 +16,20 @@ shares the 2 cores); mode ``drain`` queues every message at the broker first and
 measures how fast the worker empties it (the worker's own capacity); mode ``soak`` publishes
 ``--rate`` messages a second for ``--minutes`` and prints the worker's RSS every
 ``--rss-every`` seconds with the slope of the second half (MB per minute; flat is ~0).
+``--diagnose`` adds, on each soak line, where the resident memory is: anonymous vs file-backed
+pages (shared libraries), glibc's heap in use and free-but-kept (``mallinfo2``), the messages
+held in memory unacknowledged, DuckDB's WAL and, with ``--trace-malloc``, Python's own heap
+(tracemalloc, slow: it changes the rates) with the sites that grew most at the end.
 
 The andon phases run the worker as ``andon ingest`` does: QoS 1 acknowledged after commit,
-DuckDB's buffer pool capped at the ingest service's limit. Peak RSS is the high-water mark
-of the phase's own process (``ru_maxrss``); the resident size is also sampled every
-``--rss-every`` seconds.
+DuckDB's buffer pool capped at the ingest service's limit, its file reopened as the service
+reopens it. Peak RSS is the high-water mark of the phase's own process (``ru_maxrss``); the
+resident size is also sampled every ``--rss-every`` seconds.
 
     .venv/bin/python bench/ingest.py [--messages 200000] [--values 10]
         [--mode live|drain|soak] [--minutes 10] [--rate 3000]
         [--historian both|duckdb|postgresql] [--pg postgresql://postgres@127.0.0.1/test]
+        [--diagnose] [--trace-malloc]
 
 PostgreSQL runs in a schema of its own, dropped afterwards. The last line is
 ``RESULT key=value ...``.
@@ -33,12 +38,15 @@ PostgreSQL runs in a schema of its own, dropped afterwards. The last line is
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import multiprocessing as mp
 import queue
 import resource
 import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -61,7 +69,7 @@ from andon.connect import MqttSource, MqttSubscription
 from andon.historian import DuckDBHistorian, PostgresHistorian
 from andon.historian.postgres import copy_buffer
 from andon.ingest import Pipeline
-from andon.ingest.service import DUCKDB_MEMORY_LIMIT
+from andon.ingest.service import DUCKDB_MEMORY_LIMIT, DUCKDB_REOPEN
 
 PUB_QOS = 0  # live mode; drain mode publishes with QoS 1 (brokers do not queue QoS 0)
 ASSETS = [f"acme/plant1/area{a}/line{a}/machine{m}" for a in range(2) for m in range(10)]
@@ -148,7 +156,13 @@ def register_session(url: str, client_id: str) -> None:
 
 def open_target(kind: str, tmp: str, pg_url: str, schema: str) -> Any:
     if kind == "duckdb":
-        return DuckDBHistorian(Path(tmp) / "bench.duckdb", memory_limit=DUCKDB_MEMORY_LIMIT)
+        writes, rows = DUCKDB_REOPEN
+        return DuckDBHistorian(
+            Path(tmp) / "bench.duckdb",
+            memory_limit=DUCKDB_MEMORY_LIMIT,
+            reopen_writes=writes,
+            reopen_rows=rows,
+        )
     if kind == "postgresql":
         return PostgresHistorian(pg_url, schema=schema)
     return None
@@ -176,6 +190,83 @@ def duckdb_pool_mb(historian: DuckDBHistorian) -> float:
     return float(rows[0][0] or 0) / 2**20
 
 
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (bytes; all arenas together)."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in [
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        ]
+    ]
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _MallInfo2
+    return libc
+
+
+class Diagnosis:
+    """Where a worker's resident memory is, as one line per sample (``--diagnose``)."""
+
+    def __init__(
+        self,
+        held: Callable[[], int],
+        wal: Path | None,
+        trace_at_s: float | None,
+    ) -> None:
+        self.held = held  # messages received and not acknowledged yet
+        self.wal = wal
+        self.trace_at_s = trace_at_s  # when to take the first tracemalloc snapshot
+        self.first: tracemalloc.Snapshot | None = None
+        self._libc = _libc()
+        self._t0 = time.perf_counter()
+
+    def line(self) -> str:
+        status = Path("/proc/self/status").read_text(encoding="ascii").split("\n")
+        kb = {row.split(":")[0]: int(row.split()[1]) for row in status if row.startswith("Rss")}
+        out = f"  anon {kb['RssAnon'] / 1024:4.0f} file {kb['RssFile'] / 1024:4.0f}"
+        if self._libc is not None:
+            info = self._libc.mallinfo2()
+            out += (
+                f" | glibc used {info.uordblks / 2**20:4.0f} kept {info.fordblks / 2**20:4.0f}"
+                f" mmap {info.hblkhd / 2**20:3.0f}"
+            )
+        out += f" | held {self.held():6,d} msgs"
+        if self.wal is not None:
+            size = self.wal.stat().st_size if self.wal.exists() else 0
+            out += f" | WAL {size / 2**20:4.1f}"
+        if tracemalloc.is_tracing():
+            out += f" | py {tracemalloc.get_traced_memory()[0] / 2**20:4.0f}"
+            t = time.perf_counter() - self._t0
+            if self.first is None and self.trace_at_s is not None and t >= self.trace_at_s:
+                self.first = tracemalloc.take_snapshot()
+                out += " (snapshot)"
+        return out
+
+    def report_growth(self, top: int = 10) -> None:
+        """The Python allocation sites that grew most since the first snapshot."""
+        if self.first is None:
+            return
+        diff = tracemalloc.take_snapshot().compare_to(self.first, "lineno")
+        print("  Python heap growth since the snapshot (tracemalloc):")
+        for stat in diff[:top]:
+            print(f"    {stat}")
+
+
 def wait_for_all(source: MqttSource, n: int, stall_s: float = 60.0) -> None:
     """Until ``source`` has had ``n`` messages; raises if none come for ``stall_s``."""
     seen, since = source.messages, time.monotonic()
@@ -191,11 +282,11 @@ class RssSampler:
     """The process's resident size every ``every`` seconds, in a thread (MB)."""
 
     def __init__(
-        self, every: float, report: bool = False, probe: Callable[[], float] | None = None
+        self, every: float, report: bool = False, probe: Callable[[], str] | None = None
     ) -> None:
         self.every = every
         self.report = report
-        self.probe = probe  # another size to print beside RSS (DuckDB's buffer pool)
+        self.probe = probe  # more to print beside RSS (DuckDB's buffer pool, a diagnosis)
         self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
         self._stop = threading.Event()
         self._t0 = time.perf_counter()
@@ -217,7 +308,7 @@ class RssSampler:
             t = time.perf_counter() - self._t0
             self.samples.append((t, rss))
             if self.report:
-                probed = f"  DuckDB buffer pool {self.probe():4.0f} MB" if self.probe else ""
+                probed = self.probe() if self.probe else ""
                 print(f"  {t / 60:6.2f} min  RSS {rss:6.0f} MB{probed}", flush=True)
             if self._stop.wait(self.every):
                 return
@@ -226,6 +317,9 @@ class RssSampler:
 def run_phase(kind: str, args: argparse.Namespace, url: str, schema: str, out: Any) -> None:
     n, values, mode = phase_messages(args, kind), args.values, args.mode
     client_id = f"bench-{kind}-{time.time_ns()}"
+    soak = mode == "soak" and kind in ("duckdb", "postgresql")
+    if soak and args.trace_malloc:
+        tracemalloc.start()
     tmp = tempfile.TemporaryDirectory()
     historian = open_target(kind, tmp.name, args.pg, schema)
     pipeline = Pipeline(historian, IngestSettings()) if historian else None
@@ -249,10 +343,10 @@ def run_phase(kind: str, args: argparse.Namespace, url: str, schema: str, out: A
         source = MqttSource(subscription(url, client_id), pipeline.submit, manual_ack=True)
     else:
         source = MqttSource(subscription(url, client_id), count_only)
-    probe = (lambda: duckdb_pool_mb(historian)) if kind == "duckdb" else None
-    sampler = RssSampler(
-        args.rss_every, report=mode == "soak" and pipeline is not None, probe=probe
+    probe, diagnosis = (
+        soak_probe(args, kind, historian, pipeline, source) if pipeline and soak else (None, None)
     )
+    sampler = RssSampler(args.rss_every, report=soak, probe=probe)
     with sampler:
         t_start, cpu_start = time.perf_counter(), _cpu_s()
         source.start()
@@ -267,6 +361,8 @@ def run_phase(kind: str, args: argparse.Namespace, url: str, schema: str, out: A
     source.stop()
     if mode != "drain":
         publisher.join()
+    if diagnosis is not None:
+        diagnosis.report_growth()
     written = pipeline.stats.samples_written if pipeline else count * values
     if pipeline:
         pipeline.close()
@@ -276,6 +372,25 @@ def run_phase(kind: str, args: argparse.Namespace, url: str, schema: str, out: A
     result = _result(kind, elapsed, source.messages, written, cpu)
     result["rss_samples"] = sampler.samples
     out.put(result)
+
+
+def soak_probe(
+    args: argparse.Namespace, kind: str, historian: Any, pipeline: Pipeline, source: MqttSource
+) -> tuple[Callable[[], str], Diagnosis | None]:
+    """What a soak prints beside RSS: DuckDB's buffer pool, and with ``--diagnose`` more."""
+    duckdb_pool = kind == "duckdb"
+
+    def pool() -> str:
+        return f"  DuckDB buffer pool {duckdb_pool_mb(historian):4.0f} MB" if duckdb_pool else ""
+
+    if not args.diagnose:
+        return pool, None
+    diagnosis = Diagnosis(
+        lambda: source.messages - pipeline.stats.acknowledged,
+        Path(historian.path + ".wal") if duckdb_pool else None,
+        args.minutes * 60 / 3 if args.trace_malloc else None,  # snapshot after the warm-up
+    )
+    return (lambda: pool() + diagnosis.line()), diagnosis
 
 
 def _cpu_s() -> float:
@@ -375,6 +490,10 @@ def main() -> None:
     parser.add_argument("--broker", help="mqtt://host:port; default: a private mosquitto")
     parser.add_argument("--historian", choices=["both", "duckdb", "postgresql"], default="both")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--diagnose", action="store_true", help="soak: where the memory is")
+    parser.add_argument(
+        "--trace-malloc", action="store_true", help="soak: Python heap by site (slow)"
+    )
     args = parser.parse_args()
     kinds = ["duckdb", "postgresql"] if args.historian == "both" else [args.historian]
     schema = f"bench_{uuid.uuid4().hex[:8]}"

@@ -15,14 +15,24 @@ which DuckDB's zone maps keep short. The first copy stored wins, as PostgreSQL's
 
 ``memory_limit`` bounds DuckDB's buffer pool, which otherwise keeps the blocks it has written
 cached until the limit: an ingest worker sets it low (see :mod:`andon.ingest.service`).
+
+A long-running writer also sets ``reopen_writes`` / ``reopen_rows``: DuckDB (2.0) keeps memory
+outside its buffer pool that grows with every commit that updates ``latest`` (about 5 KB, not
+returned by checkpoints) and with every row appended (about 0.25 byte), until the connection
+closes. The historian closes and reopens its file after that many writes or sample rows,
+between two writes and with no reader inside DuckDB, then hands the freed pages back to the
+system (glibc's ``malloc_trim``), so a worker's memory stays flat however long it runs. An
+in-memory database is never reopened (it would be lost).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache, partial
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -56,16 +66,26 @@ class DuckDBHistorian:
         read_only: bool = False,
         memory_limit: str = "1GB",
         threads: int = 2,
+        reopen_writes: int | None = None,
+        reopen_rows: int | None = None,
     ):
         self.path = str(path)
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = _connect(
-            self.path, read_only=read_only, memory_limit=memory_limit, threads=threads
+        self._open = partial(
+            _connect, self.path, read_only=read_only, memory_limit=memory_limit, threads=threads
         )
+        self._con = self._open()
         if not read_only:
             self._con.execute(DUCKDB_SCHEMA)
         self._write_lock = threading.Lock()
+        reopens = not read_only and self.path != ":memory:"
+        self._reopen_at = (reopen_writes, reopen_rows) if reopens else (None, None)
+        self._since_open = [0, 0]  # writes and sample rows since the connection opened
+        self.reopens = 0
+        self._gate = threading.Condition()  # readers inside DuckDB, and a reopen waiting
+        self._readers = 0
+        self._reopening = False
         self._ids_by_asset: dict[str, dict[str, int]] = {}  # asset -> tag name -> tag id
         for tag_id, asset, name in self._con.execute("SELECT id, asset, name FROM tags").fetchall():
             self._ids_by_asset.setdefault(asset, {})[name] = tag_id
@@ -82,6 +102,8 @@ class DuckDBHistorian:
         redelivered batch changes nothing.
         """
         with self._write_lock, _translated("write"):
+            if self._reopen_due():
+                self._reopen()
             samples, careful = self._sample_table(batch)
             self._con.execute("BEGIN TRANSACTION")
             try:
@@ -94,7 +116,32 @@ class DuckDBHistorian:
                 self._con.execute("ROLLBACK")
                 raise
             self._raise_newest(*newest)
+            self._since_open[0] += 1
+            self._since_open[1] += samples.num_rows
             return written
+
+    def _reopen_due(self) -> bool:
+        return any(
+            limit is not None and done >= limit
+            for limit, done in zip(self._reopen_at, self._since_open, strict=True)
+        )
+
+    def _reopen(self) -> None:
+        """Close and reopen the file (write lock held): what DuckDB kept is given back."""
+        with self._gate:
+            self._reopening = True
+            try:
+                self._gate.wait_for(lambda: self._readers == 0)
+                self._con.close()
+                self._con = self._open()
+            except duckdb.Error as exc:  # the next write tries again; the broker waits
+                raise HistorianUnavailable(f"cannot reopen {self.path}: {exc}") from exc
+            finally:
+                self._reopening = False
+                self._gate.notify_all()
+        self._since_open = [0, 0]
+        self.reopens += 1
+        _trim_heap()
 
     def write_dead_letters(self, rejected: list[Rejected]) -> None:
         if not rejected:
@@ -458,12 +505,8 @@ class DuckDBHistorian:
 
     def arrow(self, statement: str, params: SqlParams = None) -> pa.Table:
         """A read-only query's result as an Arrow table (columnar fast path for mes)."""
-        with _translated("query"):
-            cursor = self._con.cursor()
-            try:
-                return cursor.sql(statement, params=params).to_arrow_table()
-            finally:
-                cursor.close()
+        with _translated("query"), self._cursor() as cursor:
+            return cursor.sql(statement, params=params).to_arrow_table()
 
     @contextmanager
     def transaction(self) -> Iterator[SqlRunner]:
@@ -481,12 +524,26 @@ class DuckDBHistorian:
             self._con.close()
 
     def _query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        with _translated("query"):
-            cursor = self._con.cursor()
+        with _translated("query"), self._cursor() as cursor:
+            return cursor.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own for a reader; a reopen waits until every reader is out."""
+        with self._gate:
+            self._gate.wait_for(lambda: not self._reopening)
+            self._readers += 1
+            con = self._con
+        try:
+            cursor = con.cursor()
             try:
-                return cursor.execute(sql, params).fetchall()
+                yield cursor
             finally:
                 cursor.close()
+        finally:
+            with self._gate:
+                self._readers -= 1
+                self._gate.notify_all()
 
 
 class _Runner:
@@ -511,6 +568,26 @@ def _connect(
             f"cannot open {path}: {exc}. Another andon process may hold it; "
             "query that process's API instead, or stop it first."
         ) from exc
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None on another C library (musl, macOS, Windows)."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except OSError:
+        return None
+
+
+def _trim_heap() -> None:
+    """Hand the C heap's free pages back to the system.
+
+    After a reopen, DuckDB's old bookkeeping is free but glibc keeps the pages, scattered
+    between live blocks, and a new instance reuses only part of them: RSS would still creep.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @contextmanager

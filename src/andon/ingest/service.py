@@ -9,8 +9,9 @@ take stays on disk for the next start), then closes the historian.
 The unified-namespace subscription (QoS 1, MQTT v5) acknowledges a message only once its
 batch is committed or on disk, so ``kill -9`` loses nothing: the broker redelivers what was
 not acknowledged, and the historian ignores samples it already holds. DuckDB's buffer pool
-is capped at :data:`DUCKDB_MEMORY_LIMIT` here: the worker's memory stays flat however long
-it runs.
+is capped at :data:`DUCKDB_MEMORY_LIMIT` here, and the DuckDB file is reopened every
+:data:`DUCKDB_REOPEN` (writes, sample rows) to give back what DuckDB keeps outside its buffer
+pool: the worker's memory stays flat however long it runs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # loaded when configured: asyncua and pymodbus take seconds t
 
 __all__ = [
     "DUCKDB_MEMORY_LIMIT",
+    "DUCKDB_REOPEN",
     "AsyncSources",
     "IngestService",
     "default_buffer",
@@ -53,6 +55,10 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 DUCKDB_MEMORY_LIMIT = "32MB"
 """DuckDB's buffer pool in an ingest worker: what it caches of the blocks it has written."""
+DUCKDB_REOPEN = (500, 20_000_000)
+"""An ingest worker reopens its DuckDB file after this many writes or sample rows, whichever
+comes first: at most a few MB of DuckDB's own bookkeeping (5 KB a write, 0.25 byte a row), a
+reopen every few minutes (one costs about a checkpoint: 30-250 ms here)."""
 
 
 def load_ingest_settings(path: Path | None, **overrides: Any) -> tuple[Settings, ConnectConfig]:
@@ -87,7 +93,7 @@ class IngestService:
         self.settings = settings
         self.connect = connect
         self.historian = open_historian(  # may start during an outage
-            settings.db, lazy=True, memory_limit=memory_limit
+            settings.db, lazy=True, memory_limit=memory_limit, reopen=DUCKDB_REOPEN
         )
         self.pipeline = Pipeline(self.historian, settings.ingest, buffer=DiskBuffer(buffer))
         self.names: list[str] = []
