@@ -89,8 +89,8 @@ def payloads(n: int, values: int, first: int = 0) -> list[tuple[str, bytes]]:
     return out
 
 
-def publish_paced(url: str, n: int, values: int, started: Any, rate: float) -> None:
-    """Publish ``n`` QoS 1 messages at ``rate`` a second, made a second's worth at a time."""
+def _publisher(url: str, started: Any) -> paho.Client:
+    """A connected QoS 1 publisher (1,000 in flight, no client-side queue limit), running."""
     host, port = broker_address(url)
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=paho.MQTTv5)
     client.max_inflight_messages_set(1000)
@@ -98,6 +98,12 @@ def publish_paced(url: str, n: int, values: int, started: Any, rate: float) -> N
     client.connect(host, port)
     client.loop_start()
     started.set()
+    return client
+
+
+def publish_paced(url: str, n: int, values: int, started: Any, rate: float) -> None:
+    """Publish ``n`` QoS 1 messages at ``rate`` a second, made a second's worth at a time."""
+    client = _publisher(url, started)
     pending: deque[paho.MQTTMessageInfo] = deque()
     chunk = max(1, int(rate))
     t0 = time.perf_counter()
@@ -117,13 +123,7 @@ def publish_paced(url: str, n: int, values: int, started: Any, rate: float) -> N
 
 def publish(url: str, n: int, values: int, started: Any, qos: int = 1) -> None:
     messages = payloads(n, values)
-    host, port = broker_address(url)
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=paho.MQTTv5)
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(host, port)
-    client.loop_start()
-    started.set()
+    client = _publisher(url, started)
     pending: deque[paho.MQTTMessageInfo] = deque()
     for topic, payload in messages:
         pending.append(client.publish(topic, payload, qos=qos))

@@ -52,3 +52,10 @@ export function humanize(name) {
   const text = String(name).replace(/[_-]+/g, " ").trim();
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** An asset path without enterprise and site, which the header shows:
+ * "acme/plant1/machining/line1" -> "machining / line1". */
+export function inPlant(path) {
+  const parts = path.split("/");
+  return (parts.length > 2 ? parts.slice(2) : parts).join(" / ");
+}

@@ -2,33 +2,14 @@
 // work units with readings but no states, counts or OEE, so they get no machine tile.
 // Updated in place from the overview's `stations`, like the tiles.
 
-import { formatDateTime, isNumber } from "./format.js";
-
-/** "acme/plant1/utilities/ambient/station1" -> "utilities / ambient / station1". */
-function stationLabel(asset) {
-  const parts = asset.split("/");
-  return (parts.length > 2 ? parts.slice(2) : parts).join(" / ");
-}
+import { formatDateTime, inPlant, isNumber } from "./format.js";
+import { placeAt, setAttr, setText } from "./dom.js";
 
 /** A reading with at most one decimal ("24.1", "1,250") and its unit. */
 function formatReading(value, unit) {
   if (!isNumber(value)) return "—";
   const number = value.toLocaleString(undefined, { maximumFractionDigits: 1 });
   return unit ? `${number} ${unit}` : number;
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
-
-function setAttr(node, name, value) {
-  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
-}
-
-/** Put `child` at position `index` of `parent`, moving it only when it is elsewhere. */
-function placeAt(parent, child, index) {
-  const current = parent.children[index];
-  if (current !== child) parent.insertBefore(child, current ?? null);
 }
 
 export class StationStrip {
@@ -65,7 +46,7 @@ export class StationStrip {
       root.title = asset;
       const name = document.createElement("span");
       name.className = "station-name";
-      name.textContent = stationLabel(asset);
+      name.textContent = inPlant(asset);
       const list = document.createElement("span");
       list.className = "station-readings";
       root.append(name, list);

@@ -3,35 +3,22 @@
 // Every poll rewrites only the text that changed and never rebuilds a tile, so the wall
 // screen does not flicker and a tile keeps keyboard focus across refreshes.
 
-import { formatCount, formatDuration, formatPercent, humanize, isNumber } from "./format.js";
+import {
+  formatCount,
+  formatDuration,
+  formatPercent,
+  humanize,
+  inPlant,
+  isNumber,
+} from "./format.js";
 import { stateCategory } from "./states.js";
+import { placeAt, setAttr, setText } from "./dom.js";
 
 const byNaturalOrder = (a, b) => a.localeCompare(b, undefined, { numeric: true });
-
-/** Set a node's text only when it differs (writes cost layout, even for equal text). */
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
-
-function setAttr(node, name, value) {
-  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
-}
-
-/** Put `child` at position `index` of `parent`, moving it only when it is elsewhere. */
-function placeAt(parent, child, index) {
-  const current = parent.children[index];
-  if (current !== child) parent.insertBefore(child, current ?? null);
-}
 
 function lineOf(machine) {
   if (machine.line) return machine.line;
   return machine.asset.split("/").slice(0, -1).join("/");
-}
-
-/** "acme/plant1/machining/line1" -> "machining / line1" (enterprise and site are in the header). */
-function lineLabel(line) {
-  const parts = line.split("/");
-  return (parts.length > 2 ? parts.slice(2) : parts).join(" / ");
 }
 
 function sortMachines(machines) {
@@ -112,7 +99,7 @@ export class TileBoard {
       section.dataset.line = line;
       const heading = document.createElement("h2");
       heading.className = "line-title";
-      heading.textContent = lineLabel(line);
+      heading.textContent = inPlant(line);
       const body = document.createElement("div");
       body.className = "line-tiles";
       section.append(heading, body);
